@@ -1,0 +1,1 @@
+"""crm-warehouse orchestration: extract contract, raw zone loader, Dagster definitions and the CLI."""

@@ -1,0 +1,88 @@
+"""Rebuild `ops.quarantine`, `ops.data_issues` and `ops.load_audit` from the raw zone's metadata files.
+
+They are rebuilt from scratch each run (never appended), so a re-run never doubles them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from orchestration.raw.sqlnames import scalar
+
+EMPTY_QUARANTINE = """
+    SELECT NULL::VARCHAR AS entity, NULL::DATE AS extract_date, NULL::VARCHAR AS file, NULL::BIGINT AS line,
+           NULL::VARCHAR AS "column", NULL::VARCHAR AS reason, NULL::VARCHAR AS detail,
+           NULL::VARCHAR AS raw_text WHERE false
+"""
+EMPTY_ISSUES = """
+    SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS key, NULL::VARCHAR AS "column", NULL::VARCHAR AS reason,
+           NULL::VARCHAR AS file, NULL::BIGINT AS line, NULL::DATE AS extract_date WHERE false
+"""
+EMPTY_RELEASES = """
+    SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS file, NULL::BIGINT AS line, NULL::VARCHAR AS key,
+           NULL::DATE AS released_on WHERE false
+"""
+EMPTY_AUDIT = """
+    SELECT NULL::DATE AS extract_date, NULL::VARCHAR AS entity, NULL::VARCHAR AS file, NULL::VARCHAR AS sha256,
+           NULL::VARCHAR AS encoding, NULL::BIGINT AS rows_in_file, NULL::BIGINT AS rows_accepted,
+           NULL::BIGINT AS rows_quarantined_at_load, NULL::VARCHAR[] AS extra_columns,
+           NULL::TIMESTAMP AS loaded_at WHERE false
+"""
+
+
+def _source(files: list[Path], empty_sql: str, name: str) -> tuple[str, dict]:
+    if not files:
+        return empty_sql, {}
+    return f"SELECT * EXCLUDE (_batch) FROM read_parquet(${name}, hive_partitioning = true)", {
+        name: [str(f) for f in files]
+    }
+
+
+def rebuild_ops_tables(con: duckdb.DuckDBPyConnection, raw_root: Path) -> dict[str, int]:
+    """Create or replace the three ops tables in `con`'s database; return their row counts."""
+    meta = raw_root / "_meta"
+    q_sql, q_params = _source(sorted(meta.glob("quarantine/*/*.parquet")), EMPTY_QUARANTINE, "q_files")
+    i_sql, i_params = _source(sorted(meta.glob("data_issues/*/*.parquet")), EMPTY_ISSUES, "i_files")
+    a_sql, a_params = _source(sorted(meta.glob("audit/*/*.parquet")), EMPTY_AUDIT, "a_files")
+    release_files = sorted(meta.glob("releases/*.parquet"))
+    r_sql = (
+        "SELECT * FROM read_parquet($r_files)" if release_files else EMPTY_RELEASES
+    )
+    r_params = {"r_files": [str(f) for f in release_files]} if release_files else {}
+
+    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE ops.quarantine AS
+        WITH q AS ({q_sql}), r AS ({r_sql})
+        SELECT q.entity, q.extract_date, q.file, q.line, q."column", q.reason,
+               CASE WHEN r.released_on IS NULL THEN 'quarantined' ELSE 'released' END AS status,
+               r.released_on, q.detail, q.raw_text
+        FROM q LEFT JOIN r ON r.entity = q.entity AND r.file = q.file AND r.line = q.line
+        ORDER BY q.extract_date, q.entity, q.line
+        """,
+        {**q_params, **r_params},
+    )
+    con.execute(f"CREATE OR REPLACE TABLE ops.data_issues AS {i_sql} ORDER BY extract_date, entity, line", i_params)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE ops.load_audit AS
+        WITH a AS ({a_sql}),
+        released AS (
+            SELECT entity, file, count(*) AS n FROM ops.quarantine WHERE status = 'released' GROUP BY ALL
+        )
+        SELECT a.extract_date, a.entity, a.file, a.sha256, a.encoding, a.rows_in_file,
+               a.rows_accepted + coalesce(r.n, 0) AS rows_loaded,
+               a.rows_quarantined_at_load - coalesce(r.n, 0) AS rows_quarantined,
+               coalesce(r.n, 0) AS rows_released, a.extra_columns, a.loaded_at
+        FROM a LEFT JOIN released r USING (entity, file)
+        ORDER BY a.extract_date, a.entity
+        """,
+        a_params,
+    )
+    return {
+        t: scalar(con, f"SELECT count(*) FROM ops.{t}")
+        for t in ("quarantine", "data_issues", "load_audit")
+    }

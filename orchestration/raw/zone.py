@@ -1,0 +1,92 @@
+"""Where the raw zone keeps what: Parquet files per extract file, written atomically.
+
+    <raw>/<entity>/_batch=<date>/<entity>.parquet     accepted rows of that day's file (+ lineage)
+    <raw>/<entity>/_batch=<date>/released.parquet     late-arriving rows released in that batch
+    <raw>/_meta/quarantine/_batch=<date>/<entity>.parquet
+    <raw>/_meta/data_issues/_batch=<date>/<entity>.parquet
+    <raw>/_meta/orphans/<entity>/_batch=<date>/<entity>.parquet   orphan rows, typed, awaiting a parent
+    <raw>/_meta/audit/_batch=<date>/<entity>.parquet  one row; written last = the file is loaded
+    <raw>/_meta/releases/<entity>.parquet             which orphan rows were released when (recomputed)
+
+`_batch` is the load batch: the extract date, except for released rows (the day their parent arrived),
+so incremental models pick them up with `_batch > max(_batch)`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from orchestration.raw.sqlnames import execute
+
+META = "_meta"
+
+
+def batch_dir(root: Path, d: date) -> str:
+    return f"_batch={d.isoformat()}"
+
+
+class RawZone:
+    def __init__(self, root: Path):
+        self.root = root
+
+    # --- paths ---------------------------------------------------------------------------------
+    def accepted(self, entity: str, d: date) -> Path:
+        return self.root / entity / batch_dir(self.root, d) / f"{entity}.parquet"
+
+    def released(self, entity: str, d: date) -> Path:
+        return self.root / entity / batch_dir(self.root, d) / "released.parquet"
+
+    def meta(self, kind: str, entity: str, d: date) -> Path:
+        if kind == "orphans":
+            return self.root / META / "orphans" / entity / batch_dir(self.root, d) / f"{entity}.parquet"
+        return self.root / META / kind / batch_dir(self.root, d) / f"{entity}.parquet"
+
+    def releases(self, entity: str) -> Path:
+        return self.root / META / "releases" / f"{entity}.parquet"
+
+    # --- globs (passed to read_parquet as parameters) -------------------------------------------
+    def entity_glob(self, entity: str) -> str:
+        return str(self.root / entity / "*" / "*.parquet")
+
+    def meta_glob(self, kind: str) -> str:
+        if kind == "orphans":
+            return str(self.root / META / "orphans" / "*" / "*" / "*.parquet")
+        if kind == "releases":
+            return str(self.root / META / "releases" / "*.parquet")
+        return str(self.root / META / kind / "*" / "*.parquet")
+
+    def has_files(self, glob: str) -> bool:
+        return any(Path(self.root).glob(os.path.relpath(glob, self.root)))
+
+    # --- writing -------------------------------------------------------------------------------
+    def write(self, con: duckdb.DuckDBPyConnection, query: str, params: dict, target: Path) -> None:
+        """Write a query result to `target` atomically (temp file + os.replace)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        execute(con, f"COPY ({query}) TO $target_path (FORMAT parquet, COMPRESSION zstd)",
+                {**params, "target_path": str(tmp)})
+        os.replace(tmp, target)
+
+    def audited_dates(self) -> set[date]:
+        """Extract dates with at least one loaded file."""
+        base = self.root / META / "audit"
+        if not base.is_dir():
+            return set()
+        return {date.fromisoformat(p.name.split("=", 1)[1]) for p in base.iterdir() if p.name.startswith("_batch=")}
+
+    def remove_batch(self, d: date) -> None:
+        """Delete everything loaded from extract `d` (used by `reload`); releases are recomputed after."""
+        name = batch_dir(self.root, d)
+        for path in list(self.root.glob(f"*/{name}")) + list(self.root.glob(f"{META}/*/{name}")) + list(
+            self.root.glob(f"{META}/orphans/*/{name}")
+        ):
+            if path.is_dir():
+                # released rows placed in this batch belong to earlier days; they are recomputed anyway
+                shutil.rmtree(path)
+        for path in self.root.glob(f"{META}/releases/*.parquet"):
+            path.unlink()
