@@ -1,0 +1,57 @@
+-- behavior_events: delta extract. Latest version per key; keys whose latest version is deleted are dropped.
+-- Grain: one row per event_id.
+with
+
+raw_rows as (
+
+    select * from {{ source('crm', 'behavior_events') }}
+
+),
+
+cleaned as (
+
+    select
+        {{ clean_text('event_id') }} as event_id,
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_code('event_type') }} as event_type,
+        occurred_at,
+        {{ clean_text('product_id') }} as product_id,
+        {{ clean_code('channel') }} as channel,
+        updated_at,
+        is_deleted,
+        _extract_date,
+        _source_file,
+        _source_line,
+        _loaded_at,
+        cast(_batch as date) as _batch
+    from raw_rows
+
+),
+
+latest as (
+
+    {{ latest_version('cleaned', ['event_id']) }}
+
+),
+
+final as (
+
+    select
+        event_id,
+        customer_id,
+        event_type,
+        occurred_at,
+        product_id,
+        channel,
+        updated_at,
+        _extract_date,
+        _source_file,
+        _source_line,
+        _loaded_at,
+        _batch
+    from latest
+    where coalesce(is_deleted, false) = false
+
+)
+
+select * from final

@@ -1,0 +1,71 @@
+-- service_tickets: delta extract. Latest version per key; keys whose latest version is deleted are dropped.
+-- Grain: one row per ticket_id.
+with
+
+raw_rows as (
+
+    select * from {{ source('crm', 'service_tickets') }}
+
+),
+
+cleaned as (
+
+    select
+        {{ clean_text('ticket_id') }} as ticket_id,
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_code('channel') }} as channel,
+        {{ clean_code('category') }} as category,
+        {{ clean_code('priority') }} as priority,
+        opened_at,
+        first_response_at,
+        resolved_at,
+        {{ clean_code('status') }} as status,
+        {{ clean_text('agent_id') }} as agent_id,
+        satisfaction_score,
+        {{ clean_text('feedback_text') }} as feedback_text,
+        reopened_count,
+        updated_at,
+        is_deleted,
+        _extract_date,
+        _source_file,
+        _source_line,
+        _loaded_at,
+        cast(_batch as date) as _batch
+    from raw_rows
+
+),
+
+latest as (
+
+    {{ latest_version('cleaned', ['ticket_id']) }}
+
+),
+
+final as (
+
+    select
+        ticket_id,
+        customer_id,
+        channel,
+        category,
+        priority,
+        opened_at,
+        first_response_at,
+        resolved_at,
+        status,
+        agent_id,
+        satisfaction_score,
+        feedback_text,
+        reopened_count,
+        updated_at,
+        _extract_date,
+        _source_file,
+        _source_line,
+        _loaded_at,
+        _batch
+    from latest
+    where coalesce(is_deleted, false) = false
+
+)
+
+select * from final
