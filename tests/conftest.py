@@ -1,0 +1,75 @@
+"""Shared fixtures: one generated landing (scale 0.01, 3 days, planted truth) and one warehouse built
+from it through the CLI, both built once per test session and reused (read-only) by the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "orchestration.cli"]
+SCALE, SEED, DAYS = 0.01, 7, 3
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.pop("DAGSTER_HOME", None)  # tests use ephemeral Dagster instances
+
+
+def run_cli(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `crm-warehouse ARGS` the way a user does; return the completed process (text output)."""
+    proc = subprocess.run(
+        [*CLI, *args], cwd=REPO, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=900
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"crm-warehouse {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@dataclass(frozen=True)
+class Built:
+    landing: Path
+    warehouse: Path
+
+    @property
+    def published(self) -> Path:
+        return self.warehouse / "crm.duckdb"
+
+    def truth(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self.landing / "_truth" / f"{name}.csv", dtype=str, keep_default_na=False)
+
+    def query(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        with duckdb.connect(str(self.published), read_only=True) as con:
+            return con.execute(sql, params or {}).df()
+
+    def work_query(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        with duckdb.connect(str(self.warehouse / "work" / "crm_work.duckdb"), read_only=True) as con:
+            return con.execute(sql, params or {}).df()
+
+
+@pytest.fixture(scope="session")
+def landing(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("landing") / "landing"
+    run_cli("generate", "--scale", str(SCALE), "--seed", str(SEED), "--days", str(DAYS), "--out", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def built(landing, tmp_path_factory) -> Built:
+    """The generated landing loaded by `crm-warehouse run` (all three days in one run)."""
+    warehouse = tmp_path_factory.mktemp("wh") / "warehouse"
+    run_cli("run", "--landing", str(landing), "--warehouse", str(warehouse))
+    return Built(landing, warehouse)
+
+
+def copy_built(built: Built, dest: Path) -> Built:
+    """A private copy of the session warehouse (and landing) that a test may modify."""
+    shutil.copytree(built.landing, dest / "landing")
+    shutil.copytree(built.warehouse, dest / "warehouse", ignore=shutil.ignore_patterns("*.lock", "logs"))
+    return Built(dest / "landing", dest / "warehouse")
