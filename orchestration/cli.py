@@ -6,8 +6,11 @@ User errors (bad file, busy warehouse, bad option) print one line and exit 1, ne
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -51,6 +54,15 @@ def _date(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise CrmWarehouseError(f"{option} {value!r}: expected a date as YYYY-MM-DD") from None
+
+
+@contextmanager
+def _spinner(message: str) -> Iterator[None]:
+    """A live status line on the terminal; it writes to a copy of stderr, so it stays visible while the
+    run's own output is redirected to its log file."""
+    with os.fdopen(os.dup(2), "w") as term:
+        with Console(file=term, stderr=True).status(message):
+            yield
 
 
 def _fail(exc: CrmWarehouseError) -> None:
@@ -123,8 +135,9 @@ def _run(landing, warehouse, as_of, full_refresh, reload_dates) -> None:
             raise CrmWarehouseError(f"{settings.landing_dir}: landing folder does not exist (--landing)")
         t0 = time.perf_counter()
         log_file = default_log_file(settings)
-        console.print(f"running the warehouse refresh (ingest → dbt → publish); log: {log_file}", highlight=False)
-        outcome = run_warehouse(settings, full_refresh=full_refresh, reload_dates=reload_dates, log_file=log_file)
+        console.print(f"log: {log_file}", highlight=False)
+        with _spinner("running the warehouse refresh (ingest → dbt → publish)…"):
+            outcome = run_warehouse(settings, full_refresh=full_refresh, reload_dates=reload_dates, log_file=log_file)
     except CrmWarehouseError as exc:
         _fail(exc)
     console.print(f"run {outcome.run_id[:8]} finished in {time.perf_counter() - t0:.1f} s; "
@@ -150,8 +163,9 @@ def demo(
         settings = load_settings(landing, warehouse)
         t0 = time.perf_counter()
         log_file = default_log_file(settings)
-        console.print(f"running the warehouse refresh (ingest → dbt → publish); log: {log_file}", highlight=False)
-        run_warehouse(settings, purpose="crm-warehouse demo", log_file=log_file)
+        console.print(f"log: {log_file}", highlight=False)
+        with _spinner("running the warehouse refresh (ingest → dbt → publish)…"):
+            run_warehouse(settings, purpose="crm-warehouse demo", log_file=log_file)
         elapsed = time.perf_counter() - t0
     except CrmWarehouseError as exc:
         _fail(exc)

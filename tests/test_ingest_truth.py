@@ -37,7 +37,7 @@ def test_raw_zone_row_counts_match_audit(built: Built):
             audit = built.query(
                 "SELECT file, rows_loaded FROM ops.load_audit WHERE entity = $e", {"e": ent.name}
             )
-            for file, rows_loaded in zip(audit["file"], audit["rows_loaded"]):
+            for file, rows_loaded in zip(audit["file"], audit["rows_loaded"], strict=True):
                 assert loaded.get(file, 0) == rows_loaded, (ent.name, file)
 
 
