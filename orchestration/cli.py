@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestration.errors import CrmWarehouseError
-from orchestration.settings import load_settings
+from orchestration.settings import DEMO_PII_KEY, PII_KEY_ENV, load_settings
 
 app = typer.Typer(
     help="CRM analytics warehouse: nightly CRM extracts -> DuckDB raw zone -> dbt marts -> published crm.duckdb.",
@@ -156,6 +156,9 @@ def demo(
     from orchestration.runner import default_log_file, run_warehouse
 
     _quiet_logs()
+    if not os.environ.get(PII_KEY_ENV):
+        os.environ[PII_KEY_ENV] = DEMO_PII_KEY
+        console.print(f"{PII_KEY_ENV} not set: using the public demo key (never do this with real data)")
     landing, warehouse = out / "landing", out / "warehouse"
     try:
         if not landing.exists():

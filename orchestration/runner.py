@@ -18,7 +18,7 @@ import dagster as dg
 
 from orchestration.errors import CrmWarehouseError
 from orchestration.lock import warehouse_lock
-from orchestration.settings import Settings
+from orchestration.settings import Settings, require_pii_key
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def run_warehouse(
 
     With `log_file`, the run's own output goes there (the CLI shows a one-line result instead).
     """
+    require_pii_key()
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     with warehouse_lock(settings.lock_file, purpose):
         if log_file is None:

@@ -7,6 +7,7 @@
 | RAW_ROOT            | $CRM_WAREHOUSE_DIR/raw                | the raw zone (Parquet)                   |
 | CRM_WORK_DB         | $CRM_WAREHOUSE_DIR/work/crm_work.duckdb | the private build file (dbt target)    |
 | CRM_AS_OF           | newest complete extract date          | logical date of the run (YYYY-MM-DD)     |
+| CRM_PII_KEY         | (none: required by `run`; `demo` uses a public demo key) | HMAC key for PII hashes |
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from datetime import date
 from pathlib import Path
 
 PUBLISHED_DB_NAME = "crm.duckdb"
+PII_KEY_ENV = "CRM_PII_KEY"
+DEMO_PII_KEY = "crm-warehouse-demo-key-not-secret"  # only `crm-warehouse demo` and tests use it
 LOCK_NAME = ".crm-warehouse.lock"
 
 
@@ -51,6 +54,17 @@ class Settings:
             os.environ["CRM_AS_OF"] = self.as_of.isoformat()
         else:
             os.environ.pop("CRM_AS_OF", None)
+
+
+def require_pii_key() -> None:
+    """Personal data is hashed with HMAC-SHA256 keyed by CRM_PII_KEY; a run without it must not start."""
+    from orchestration.errors import CrmWarehouseError
+
+    if not os.environ.get(PII_KEY_ENV):
+        raise CrmWarehouseError(
+            f"{PII_KEY_ENV} is not set: it is the secret key for hashing personal data (HMAC-SHA256). "
+            f"Set it in the environment (e.g. from your secret store); `crm-warehouse demo` uses a demo key"
+        )
 
 
 def load_settings(

@@ -20,6 +20,7 @@ SCALE, SEED, DAYS = 0.01, 7, 3
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.pop("DAGSTER_HOME", None)  # tests use ephemeral Dagster instances
+os.environ.setdefault("CRM_PII_KEY", "test-key-for-pii-hashing")
 
 
 def run_cli(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
