@@ -5,6 +5,7 @@ load as asset checks (source tests too).
 """
 
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.assets.ingest import resolve_as_of
 from orchestration.assets.resources import WarehouseResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -83,7 +85,10 @@ def crm_dbt_models(
 ):
     """Reads the raw zone (dbt sources over RAW_ROOT Parquet) and builds every dbt model and test in the
     work file (CRM_WORK_DB): staging views, intermediate, marts, reports. Grain: see each model."""
+    as_of = resolve_as_of(warehouse)
     args = ["build"] + (["--full-refresh"] if config.full_refresh else [])
+    if as_of is not None:  # every relative rule (churn, windows, recency) uses the run's logical date
+        args += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
     yield from dbt.cli(args, context=context).stream()
 
 
