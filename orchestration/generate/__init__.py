@@ -1,0 +1,39 @@
+"""Synthetic CRM extract generator: nightly extract folders plus the ground truth that grades the warehouse.
+
+Entry point: `orchestration.generate.main.generate(out_dir, scale, seed, days, start_date)`.
+
+The generator first builds one in-memory "world" (customers, orders, campaigns, tickets, ... over the whole
+timeline), then decides which row versions each nightly extract delivers (history on day 1, deltas after),
+plants the documented defects and writes the CSV files, the manifests and `_truth/`.
+
+Constants here are importable by the rest of the warehouse (entity matching, docs, tests).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+# History (the first order, event, ticket ...) starts on this date unless the caller says otherwise.
+DEFAULT_START_DATE = date(2024, 1, 1)
+
+# The first nightly extract (day 1, the full history) is taken this many days after the start date;
+# day k is day 1 + (k - 1). With the default start date, day 1 is 2025-06-24.
+FIRST_EXTRACT_OFFSET_DAYS = 540
+
+# Email local parts that identify a role mailbox, not a person: shared by different companies, so an
+# email made of one of these never links two customer rows on its own (a phone + name match must).
+GENERIC_EMAIL_LOCAL_PARTS: tuple[str, ...] = (
+    "info",
+    "sales",
+    "contact",
+    "admin",
+    "service",
+    "support",
+    "hello",
+    "office",
+)
+
+
+def first_extract_date(start_date: date = DEFAULT_START_DATE) -> date:
+    """The date of extract day 1 for a history that starts on `start_date`."""
+    return start_date + timedelta(days=FIRST_EXTRACT_OFFSET_DAYS)

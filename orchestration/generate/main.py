@@ -1,0 +1,113 @@
+"""Public entry point: `generate(out_dir, scale, seed, days, start_date)` writes extracts + `_truth/`.
+
+Layout: `<out>/<YYYY-MM-DD>/<entity>.csv` for every entity on every extract day, `_manifest.json` last
+in each folder, and the ground truth in `<out>/_truth/`. Day 1 (`first_extract_date(start_date)`, i.e.
+start_date + 540 days; 2025-06-24 by default) is the full history; later days are deltas (delta
+entities) or full snapshots (snapshot entities). Same seed and arguments give byte-identical files.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from orchestration import contract as c
+
+from . import DEFAULT_START_DATE
+from .common import Calendar, rng_stream
+from .defects import FreshKeys
+from .delivery import changes_and_deletions, natural_versions, withhold_customers, withhold_orders
+from .extracts import ExtractWriter
+from .tricks import plant_code_variants
+from .truth import write_truth
+from .world import build_world
+from .writer import Writer
+
+
+@dataclass
+class GenerateResult:
+    """What one `generate` call wrote."""
+
+    out_dir: Path
+    extract_dates: list[date]
+    row_counts: dict[str, int]  # entity -> data records written over all days (dirty rows included)
+    rows_per_day: dict[str, dict[str, int]] = field(default_factory=dict)  # YYYY-MM-DD -> entity -> records
+
+
+def generate(
+    out_dir: Path,
+    scale: float,
+    seed: int,
+    days: int = 1,
+    start_date: date = DEFAULT_START_DATE,
+    progress: bool = False,
+) -> GenerateResult:
+    """Generate `days` nightly extracts (day 1 = full history) plus `_truth/` under `out_dir`.
+
+    `scale` 1 is about 100 000 customers, 1 M order lines and 2 M behaviour events; cost is linear in it.
+    """
+    if scale <= 0 or days < 1:
+        raise ValueError(f"scale must be > 0 and days >= 1 (got scale={scale}, days={days})")
+    out_dir = Path(out_dir)
+    cal = Calendar(start_date, days)
+    bar = _progress(progress)
+    with bar or nullcontext():
+        task = bar.add_task("generate", total=5 + days * len(c.ENTITIES)) if bar else None
+
+        def step(name: str) -> None:
+            if bar:
+                bar.update(task, advance=1, description=name)
+
+        world = build_world(scale, seed, cal, step)
+        rng = rng_stream(seed, "delivery")
+        versions = natural_versions(world, cal, rng)
+        withhold_customers(versions, cal, rng)
+        withhold_orders(versions, cal, rng)
+        plant_code_variants(versions["behavior_events"], rng)
+        changes_and_deletions(versions, cal, seed)
+        step("deliveries")
+
+        rels, members = versions["customer_relationships"], versions["campaign_members"]
+        keys = FreshKeys(
+            rng_stream(seed, "fresh-keys"),
+            set(
+                zip(rels["from_customer_id"], rels["to_customer_id"], rels["relationship_type"], strict=True)
+            ),
+            set(zip(members["campaign_id"], members["customer_id"], strict=True)),
+        )
+        frng = rng_stream(seed, "files")
+        shuffled = c.ENTITIES[int(frng.integers(0, len(c.ENTITIES)))].name if days >= 2 else None
+        writer = Writer()
+        extracts = ExtractWriter(out_dir, cal.extract_dates, world, versions, keys, frng, writer)
+        try:
+            per_day = {
+                cal.extract_date(day).isoformat(): extracts.write_day(
+                    day, shuffled if day == 2 else None, step
+                )
+                for day in range(1, days + 1)
+            }
+        finally:
+            writer.close()
+        truth = extracts.truth
+        write_truth(
+            out_dir,
+            world.customers,
+            versions,
+            truth.dirty_rows,
+            truth.dirty_fields,
+            truth.tricky,
+            world.effects,
+            world.uplift,
+        )
+    counts = {e.name: sum(day[e.name] for day in per_day.values()) for e in c.ENTITIES}
+    return GenerateResult(out_dir, cal.extract_dates, counts, per_day)
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description:<36}"), BarColumn(), TimeElapsedColumn())

@@ -1,0 +1,91 @@
+"""The five behavioural archetypes (`_truth/segments.csv`) and the rates that make them behave differently.
+
+A customer's segment drives recency (when activity stops), frequency (order rate), monetary value
+(quantity, discounts), web behaviour (visits, likes, carts, searches), service load (tickets) and
+campaign responsiveness. Each customer also gets log-normal noise on these rates so that segments
+overlap: a classifier on behaviour features separates them well, but not perfectly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SEGMENTS = ("champion", "loyal", "bargain_hunter", "at_risk", "new")
+CHAMPION, LOYAL, BARGAIN, AT_RISK, NEW = range(5)
+
+
+@dataclass(frozen=True)
+class Profile:
+    share: float  # fraction of persons
+    orders: float  # orders per 30 days while active
+    quantity: float  # mean extra units per order line (Poisson), before the company boost
+    discount: float  # probability an order line carries a discount
+    visit: float  # behaviour events per 30 days while active
+    like: float
+    cart: float
+    search: float
+    share_rate: float
+    tickets: float  # service tickets per 30 days while active
+    open: float  # probability a treated campaign member opens
+    click: float  # probability an opener clicks
+
+
+PROFILES: tuple[Profile, ...] = (
+    Profile(0.08, 1.10, 0.8, 0.10, 1.60, 0.50, 0.60, 0.34, 0.11, 0.13, 0.50, 0.50),  # champion
+    Profile(0.20, 0.45, 0.4, 0.10, 0.60, 0.20, 0.22, 0.22, 0.06, 0.065, 0.35, 0.35),  # loyal
+    Profile(0.20, 0.26, 0.2, 0.65, 1.20, 0.14, 0.70, 0.67, 0.03, 0.09, 0.30, 0.45),  # bargain_hunter
+    Profile(0.22, 0.28, 0.4, 0.15, 0.45, 0.08, 0.17, 0.17, 0.03, 0.18, 0.15, 0.20),  # at_risk (before churn)
+    Profile(0.30, 0.32, 0.4, 0.15, 0.90, 0.20, 0.28, 0.39, 0.06, 0.08, 0.30, 0.35),  # new
+)
+
+NOISE_SIGMA = 0.25  # per-customer, per-behaviour log-normal noise (how much segments overlap)
+ENGAGEMENT_SIGMA = 0.2  # one shared multiplier per customer on every rate
+AFTER_CHURN = 0.05  # at_risk customers keep this fraction of their rates after they churn
+NEW_WINDOW_DAYS = 120  # "new" customers sign up within this many days of the end of the timeline
+
+
+def profile_array(field: str) -> np.ndarray:
+    """One profile field for the five segments, indexable by a segment-code array."""
+    return np.array([getattr(p, field) for p in PROFILES], dtype=float)
+
+
+def noisy(rng: np.random.Generator, base: np.ndarray, engagement: np.ndarray) -> np.ndarray:
+    """Per-customer rate: the segment's base rate times the shared engagement times fresh noise."""
+    return base * engagement * rng.lognormal(-(NOISE_SIGMA**2) / 2, NOISE_SIGMA, len(base))
+
+
+def assign_behaviour(cust, cal, rng: np.random.Generator) -> None:
+    """Add per-customer behaviour columns (in place): rates per day, quantity, discount, active window.
+
+    `_from` is when activity can start (sign-up, not before the history), `_churn` when an at_risk
+    customer stops (the end of the timeline for everybody else).
+    """
+    from .common import DAY, uniform_times
+
+    seg = cust["_segment"].to_numpy()
+    n = len(seg)
+    engagement = rng.lognormal(-(ENGAGEMENT_SIGMA**2) / 2, ENGAGEMENT_SIGMA, n)
+    start = np.maximum(cust["created_at"].to_numpy(), cal.t0)
+    churn = np.full(n, cal.end)
+    at_risk = seg == AT_RISK
+    lo = np.maximum(start + 60 * DAY, cal.t0 + 90 * DAY)
+    hi = np.maximum(cal.day_start(1) - 150 * DAY, lo + DAY)
+    churn[at_risk] = uniform_times(rng, lo, hi)[at_risk]
+    cust["_from"] = start
+    cust["_churn"] = churn
+    cust["_engage"] = engagement
+    for field in ("orders", "visit", "like", "cart", "search", "share_rate", "tickets"):
+        cust[f"_{field}"] = noisy(rng, profile_array(field)[seg], engagement) / 30.0
+    # Some new sign-ups are pure prospects: no activity at all (they may be deleted later).
+    prospect = (seg == NEW) & (rng.random(n) < 0.1) & (cust["_role"] == "single").to_numpy()
+    for field in ("orders", "visit", "like", "cart", "search", "share_rate", "tickets"):
+        cust.loc[prospect, f"_{field}"] = 0.0
+    cust["_prospect"] = prospect
+    cust.loc[prospect, "_engage"] = 0.0  # no calls, opportunities or campaigns either
+    company = (cust["customer_type"] == "company").to_numpy()
+    cust["_qty"] = profile_array("quantity")[seg] * np.where(company, 4.0, 1.0)
+    cust["_disc"] = profile_array("discount")[seg]
+    cust["_open"] = profile_array("open")[seg]
+    cust["_click"] = profile_array("click")[seg]

@@ -1,0 +1,261 @@
+"""The synthetic extract generator: layout, manifests, determinism and the planted ground truth.
+
+One extract (scale 0.01, 2 days) is generated per module, plus a second one with the same arguments to
+prove the output is byte-identical. Dirty rows are re-checked against the raw records with Python's csv
+module, so the truth cannot drift from what the files really contain.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from orchestration import contract as c
+from orchestration.generate import DEFAULT_START_DATE, GENERIC_EMAIL_LOCAL_PARTS, first_extract_date
+from orchestration.generate.identity import is_generic_email, normalise_email, normalise_name, normalise_phone
+from orchestration.generate.main import generate
+
+SCALE, SEED, DAYS = 0.01, 11, 2
+TRUTH_FILES = (
+    "dirty_rows",
+    "dirty_fields",
+    "tricky_clean",
+    "segments",
+    "duplicates",
+    "campaign_effects",
+    "uplift",
+    "expected_totals",
+)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("gen") / "extract"
+    generate(path, SCALE, SEED, days=DAYS)
+    return path
+
+
+@pytest.fixture(scope="module")
+def truth(out):
+    return {
+        name: pd.read_csv(out / "_truth" / f"{name}.csv", dtype=str, keep_default_na=False)
+        for name in TRUTH_FILES
+    }
+
+
+def _records(out: Path, rel: str) -> tuple[list[str], list[list[str]]]:
+    """Header and data records of one file, decoded with the encoding its manifest declares."""
+    day, name = rel.split("/")
+    manifest = json.loads((out / day / c.MANIFEST_NAME).read_text())
+    encoding = next(f["encoding"] for f in manifest["files"] if f["file"] == name)
+    text = (out / rel).read_bytes().decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    return rows[0], rows[1:]
+
+
+def _record(out: Path, rel: str, line: int) -> dict[str, str] | list[str]:
+    header, rows = _records(out, rel)
+    rec = rows[line - 2]
+    return dict(zip(header, rec, strict=True)) if len(rec) == len(header) else rec
+
+
+def test_first_extract_date_is_documented():
+    assert first_extract_date(DEFAULT_START_DATE) == date(2025, 6, 24)
+    assert {"info", "sales", "contact"} <= set(GENERIC_EMAIL_LOCAL_PARTS)
+
+
+def test_same_seed_gives_identical_bytes(out, tmp_path):
+    again = tmp_path / "again"
+    generate(again, SCALE, SEED, days=DAYS)
+    first = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert first == second
+    for rel in first:
+        assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_layout_manifest_and_truth_files(out):
+    days = sorted(p.name for p in out.iterdir() if p.name[:1].isdigit())
+    assert days == [(first_extract_date() + timedelta(days=k)).isoformat() for k in range(DAYS)]
+    for day in days:
+        manifest = json.loads((out / day / c.MANIFEST_NAME).read_text())
+        assert manifest["extract_date"] == day
+        assert [f["entity"] for f in manifest["files"]] == list(c.LOAD_ORDER)
+        for f in manifest["files"]:
+            header, rows = _records(out, f"{day}/{f['file']}")
+            assert sorted(header) == sorted(c.entity(f["entity"]).column_names)
+            assert f["rows"] == len(rows), f
+    for name in TRUTH_FILES:
+        assert (out / "_truth" / f"{name}.csv").is_file()
+
+
+def test_special_files_on_day_one(out):
+    day = first_extract_date().isoformat()
+    (out / day / "customers.csv").read_bytes().decode("gbk")
+    assert (out / day / "products.csv").read_bytes().startswith(b"\xef\xbb\xbfproduct_id,")
+    assert b"\r\n" in (out / day / "service_tickets.csv").read_bytes()[:2000]
+    assert (out / day / "orders.csv").read_bytes().count(b"\r\n") == 0
+
+
+def test_every_reason_code_is_planted_on_day_one(truth):
+    day1 = truth["dirty_rows"][truth["dirty_rows"]["file"].str.startswith(first_extract_date().isoformat())]
+    assert set(day1["defect"]) == set(c.REASON_PRECEDENCE)
+    assert set(truth["dirty_fields"]["defect"]) == set(c.FIELD_REASONS)
+    late = truth["dirty_rows"][truth["dirty_rows"]["released_on"] != ""]
+    assert len(late) and set(late["defect"]) == {c.ORPHAN_FK}
+
+
+def _has_defect(entity: c.Entity, rec, defect: str, column: str, extract: date) -> bool:
+    """Does this raw record really carry `defect` in `column`?"""
+    if defect == c.WRONG_COLUMN_COUNT:
+        return isinstance(rec, list)
+    if defect == c.CONFLICTING_DUPLICATE_KEY:
+        return isinstance(rec, dict)
+    value = rec[column]
+    col = entity.column(column)
+    if defect == c.UNPARSEABLE_VALUE:
+        return not re.fullmatch(r"-?\d+(\.\d+)?|true|false", value)
+    if defect == c.BAD_DATE:
+        fmt = "%Y-%m-%d" if col.type == c.DATE else "%Y-%m-%d %H:%M:%S"
+        try:
+            datetime.strptime(value, fmt)
+        except ValueError:
+            return True
+        return False
+    if defect == c.MISSING_KEY:
+        return column in entity.key and value == ""
+    if defect == c.UNKNOWN_CODE:
+        return value.strip().lower() not in {v.lower() for v in col.codes}
+    if defect == c.NEGATIVE_AMOUNT:
+        return col.non_negative and float(value) < 0
+    if defect == c.OUT_OF_RANGE:
+        return not (col.low <= float(value) <= col.high)
+    if defect == c.FUTURE_TIMESTAMP:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S") >= datetime.combine(
+            extract + timedelta(days=1), datetime.min.time()
+        )
+    if defect == c.ORPHAN_FK:
+        return bool(value) and col.references is not None
+    raise AssertionError(defect)
+
+
+def test_dirty_rows_point_at_records_with_that_defect(out, truth):
+    dirty = truth["dirty_rows"]
+    cache: dict[str, tuple] = {}
+    for row in dirty.itertuples(index=False):
+        if row.file not in cache:
+            cache[row.file] = _records(out, row.file)
+        header, rows = cache[row.file]
+        rec = rows[int(row.line) - 2]
+        rec = dict(zip(header, rec, strict=True)) if len(rec) == len(header) else rec
+        extract = date.fromisoformat(row.file.split("/")[0])
+        assert _has_defect(c.entity(row.entity), rec, row.defect, row.column, extract), row
+    dups = dirty[dirty["defect"] == c.CONFLICTING_DUPLICATE_KEY]
+    for file, group in dups.groupby("file"):
+        entity = c.entity(group["entity"].iloc[0])
+        keys = [tuple(_record(out, file, int(line))[k] for k in entity.key) for line in group["line"]]
+        assert all(keys.count(k) >= 2 for k in keys), file
+
+
+def test_field_defects_and_tricky_values(out, truth):
+    for row in truth["dirty_fields"].itertuples(index=False):
+        rec = _record(out, row.file, int(row.line))
+        assert rec["customer_id"] == row.key
+        value = rec[row.column]
+        if row.defect == c.INVALID_EMAIL:
+            assert not re.fullmatch(c.EMAIL_PATTERN, value.strip())
+        elif row.defect == c.INVALID_PHONE:
+            folded = re.sub(r"[\s\-.()]", "", unicodedata.normalize("NFKC", value))
+            assert not re.fullmatch(c.PHONE_PATTERN, folded)
+        else:
+            assert value < c.MIN_BIRTH_DATE or value > row.file.split("/")[0]
+    tricky = truth["tricky_clean"]
+    assert len(tricky) >= 10
+    for row in tricky.itertuples(index=False):
+        assert _record(out, row.file, int(row.line))[row.column] == row.value, row
+    assert {"bom_first_column", "crlf_file_row", "gbk_file_chinese_text", "fullwidth_digits_phone"} <= set(
+        tricky["trick"]
+    )
+
+
+def test_campaigns_have_members_and_truth(out, truth):
+    effects = truth["campaign_effects"]
+    campaigns = effects["campaign_id"].unique()
+    assert len(campaigns) >= 12
+    assert (effects.groupby("campaign_id")["outcome"].apply(set) == {"conversion", "revenue"}).all()
+    uplift = truth["uplift"]
+    assert (uplift.groupby("campaign_id").size() >= 300).all()
+    conversion = effects[effects["outcome"] == "conversion"]
+    assert (conversion["true_effect"].astype(float) == 0).mean() >= 0.25
+    assert set(conversion["design"]) == {"randomised", "observational"}
+    assert set(conversion["estimand"]) == {"ate", "att"}
+    day1 = first_extract_date().isoformat()
+    members = pd.read_csv(out / day1 / "campaign_members.csv", dtype=str, keep_default_na=False)
+    control = members[members["group"] == "control"]
+    assert (control[["sent_at", "opened_at", "clicked_at"]] == "").all().all()
+
+
+def test_duplicates_cover_every_customer_and_match_the_rule(out, truth):
+    dups, segments = truth["duplicates"], truth["segments"]
+    records = []
+    for path in sorted(out.glob("*/customers.csv")):
+        header, rows = _records(out, f"{path.parent.name}/customers.csv")
+        records += [dict(zip(header, r, strict=True)) for r in rows if len(r) == len(header)]
+    customers = pd.DataFrame(records)
+    customers = customers[customers["customer_id"].str.match(r"C0\d{7}$")].drop_duplicates(
+        "customer_id", keep="last"
+    )
+    assert set(dups["customer_id"]) == set(customers["customer_id"]) == set(segments["customer_id"])
+    assert dups["person_id"].nunique() < len(dups)
+    # Link rows by the documented rule and compare the connected components with person_id.
+    parent = {cid: cid for cid in customers["customer_id"]}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    seen: dict[tuple, str] = {}
+    for r in customers.itertuples(index=False):
+        email = normalise_email(r.email)
+        links = []
+        if re.fullmatch(c.EMAIL_PATTERN, email) and not is_generic_email(email):
+            links.append(("email", email))
+        if len(normalise_phone(r.phone)) >= 7 and normalise_name(r.name):
+            links.append(("phone+name", normalise_phone(r.phone), normalise_name(r.name)))
+        for link in links:
+            if link in seen:
+                parent[root(r.customer_id)] = root(seen[link])
+            else:
+                seen[link] = r.customer_id
+    person = dict(zip(dups["customer_id"], dups["person_id"], strict=True))
+    groups: dict[str, set] = {}
+    for cid in parent:
+        groups.setdefault(root(cid), set()).add(person[cid])
+    assert all(len(p) == 1 for p in groups.values())
+    assert len(groups) == len({person[cid] for cid in parent})
+
+
+def test_expected_totals_shape(truth):
+    totals = truth["expected_totals"]
+    metrics = set(totals["metric"])
+    assert metrics == {
+        "net_revenue",
+        "units",
+        "orders",
+        "customers",
+        "customers_dedup",
+        "tickets",
+        "campaign_members",
+    }
+    revenue = totals[totals["metric"] == "net_revenue"]
+    assert revenue["period"].str.fullmatch(r"\d{4}-\d{2}").all()
+    assert revenue["value"].str.fullmatch(r"\d+\.\d{2}").all()
