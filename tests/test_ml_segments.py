@@ -1,0 +1,204 @@
+"""Segmentation: k-means model, silhouette, naming, Hungarian persistence, explanation tree, tables."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.tree import DecisionTreeClassifier
+
+from ml.clustering import SegmentModel, load_model, save_model
+from ml.explain import explain_segments, format_threshold, tree_rules
+from ml.hashing import frame_hash
+from ml.runs import MODEL_RUN_COLUMNS
+from ml.segmentation import CUSTOMER_SEGMENT_COLUMNS, PROFILE_COLUMNS, segment_customers
+from ml.silhouette import silhouettes
+from ml.simulate import simulate_customers
+from ml.stability import feature_roles, label_retention, match_clusters, name_segments
+
+
+@pytest.fixture(scope="module")
+def customers():
+    return simulate_customers(4000, random_state=3)
+
+
+@pytest.fixture(scope="module")
+def result(customers):
+    feats, _ = customers
+    return segment_customers(feats, k_range=(2, 6), as_of="2025-06-30")
+
+
+def test_silhouettes_match_sklearn():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    X[:100] += 4
+    labelings = {2: (X[:, 0] > 2).astype(int), 3: rng.integers(0, 3, 300), 4: np.r_[0, np.ones(299, int)]}
+    got = silhouettes(X, labelings, block=64)
+    for k, lab in labelings.items():
+        assert got[k] == pytest.approx(silhouette_score(X, lab), abs=1e-10)
+    assert np.isnan(silhouettes(X, {1: np.zeros(300)})[1])
+
+
+def test_model_finds_the_archetypes(result, customers):
+    _, truth = customers
+    m = result.model
+    assert set(m.silhouette_by_k_) == {2, 3, 4, 5, 6}
+    assert m.n_clusters_ == max(m.silhouette_by_k_, key=m.silhouette_by_k_.get)
+    assert adjusted_rand_score(truth, m.labels_) > 0.6
+    sizes = [m.cluster_sizes_[i] for i in sorted(m.cluster_sizes_)]
+    assert sizes == sorted(sizes, reverse=True)  # first fit: ids by size
+    assert list(m.centroids_.index) == list(range(m.n_clusters_))
+    # original-space centroids are the inverse of the log/scale transform
+    back = m.pipeline_.named_steps["scale"].inverse_transform(m.centroids_scaled_.to_numpy())
+    assert np.allclose(np.log1p(m.centroids_.to_numpy()), back)
+    assert len(set(m.segment_names_.values())) == m.n_clusters_
+
+
+def test_fixed_k_and_predict_reuses_pipeline(customers):
+    feats, _ = customers
+    m = SegmentModel(k=4, random_state=1).fit(feats)
+    assert m.n_clusters_ == 4 and list(m.silhouette_by_k_) == [4]
+    assert (m.predict(feats) == m.labels_).all()
+    # column order of the scoring frame does not matter; customer_id as a column works
+    shuffled = feats[feats.columns[::-1]].reset_index()
+    assert (m.predict(shuffled) == m.labels_).all()
+
+
+def test_minibatch_path_for_large_inputs(customers):
+    feats, _ = customers
+    m = SegmentModel(k_range=(3, 4), minibatch_threshold=1000, selection_sample=1500, silhouette_sample=800).fit(feats)
+    assert m.algorithm_ == "minibatch_kmeans"
+    assert len(m.labels_) == len(feats) and (m.predict(feats) == m.labels_).all()
+
+
+def test_save_load_round_trip_and_hash(result, customers):
+    feats, _ = customers
+    blob = save_model(result.model)
+    again = load_model(blob)
+    assert (again.predict(feats) == result.model.predict(feats)).all()
+    assert again.training_hash_ == frame_hash(feats[again.feature_names_in_]) == result.model.training_hash_
+    changed = feats.copy()
+    changed.iloc[0, 0] += 1
+    assert frame_hash(changed) != frame_hash(feats)
+    with pytest.raises(ValueError, match="not fitted"):
+        save_model(SegmentModel())
+
+
+def test_match_clusters_recovers_permutation():
+    rng = np.random.default_rng(5)
+    old = rng.normal(size=(5, 4)) * 3
+    old_ids = np.array([10, 11, 12, 13, 14])
+    perm = np.array([3, 0, 4, 1, 2])
+    new = old[perm] + rng.normal(scale=0.05, size=(5, 4))
+    ids, dist = match_clusters(old, new, old_ids)
+    assert ids.tolist() == old_ids[perm].tolist()
+    assert np.all(dist < 0.5)
+    # one more new cluster than old: it gets a fresh id; one fewer: an old id retires
+    ids6, d6 = match_clusters(old, np.vstack([new, [50, 50, 50, 50]]), old_ids, sizes=[1] * 6)
+    assert ids6[-1] == 15 and np.isnan(d6[-1]) and sorted(ids6[:5]) == old_ids.tolist()
+    ids4, _ = match_clusters(old, new[:4], old_ids)
+    assert ids4.tolist() == old_ids[perm[:4]].tolist()
+
+
+def test_retrain_keeps_ids_and_names_when_rows_are_permuted(result, customers):
+    feats, _ = customers
+    old = result.model
+    shuffled = feats.sample(frac=1.0, random_state=7)
+    fresh = SegmentModel(k_range=(2, 6), random_state=99).fit(shuffled)  # no previous: arbitrary ids
+    again = segment_customers(shuffled, k_range=(2, 6), random_state=99, previous=old)
+    new_labels = pd.Series(again.model.labels_, index=shuffled.index)
+    old_labels = pd.Series(old.labels_, index=feats.index)
+    assert again.retention == pytest.approx(label_retention(old_labels, new_labels))
+    assert again.retention >= 0.95
+    assert again.model.segment_names_ == old.segment_names_
+    assert adjusted_rand_score(fresh.labels_, again.model.labels_) > 0.9
+    assert (again.model.matching_["previous_distance"] < 0.5).all()
+
+
+def test_name_segments_is_deterministic_and_unique():
+    cz = pd.DataFrame(
+        {"recency_days": [-0.8, 1.5, -0.2, -0.1], "frequency": [1.2, -1.0, 0.1, 0.0], "monetary": [1.1, -0.8, 0.0, 0.1],
+         "visits": [0.2, -0.6, 1.3, 1.2], "tickets": [0.0, 0.0, 0.0, 0.1]}
+    )
+    names = name_segments(cz, ids=[0, 1, 2, 3])
+    assert names == name_segments(cz, ids=[0, 1, 2, 3])
+    assert names[0] == "high value frequent" and names[1].startswith("dormant") and names[2] == "mid value browsing"
+    assert len(set(names.values())) == 4
+    assert name_segments(cz.iloc[:1], ids=[7], taken={3: "high value frequent"})[7] != "high value frequent"
+    roles = feature_roles(["recency_days", "frequency", "monetary", "visits", "likes", "tickets", "campaign_response_rate"])
+    assert roles["engagement"] == ["visits", "likes"] and roles["response"] == ["campaign_response_rate"]
+
+
+def test_label_retention():
+    a = pd.Series([0, 1, 2, 2], index=["a", "b", "c", "d"])
+    b = pd.Series([0, 1, 1, 9], index=["a", "b", "c", "x"])
+    assert label_retention(a, b) == pytest.approx(2 / 3)
+
+
+def test_tree_rules_text_on_hand_built_frame():
+    # cluster 0: recent buyers; 1: lapsed with few orders; 2: lapsed with many orders
+    X = pd.DataFrame({"customer_id": range(12),
+                      "recency_days": [5, 10, 20, 30, 200, 220, 240, 260, 200, 220, 240, 260],
+                      "frequency": [1, 2, 9, 10, 1, 2, 1, 2, 8, 9, 10, 11]})
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    tree = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=0).fit(X[["recency_days", "frequency"]], y)
+    rules = tree_rules(tree, ["recency_days", "frequency"])
+    got = dict(zip(rules["cluster_id"], rules["rule"], strict=True))
+    assert got == {0: "recency_days <= 115", 1: "recency_days > 115 AND frequency <= 5", 2: "recency_days > 115 AND frequency > 5"}
+    assert rules["support"].sum() == pytest.approx(1.0) and (rules["purity"] == 1.0).all()
+    assert format_threshold(45.5) == "45.5" and format_threshold(3.0) == "3" and format_threshold(0.03456) == "0.03456"
+
+
+def test_explain_segments_fidelity_and_rules(result):
+    exp = result.explanation
+    assert exp.fidelity >= 0.85
+    assert exp.tree.get_depth() <= 4 and exp.tree.criterion == "entropy"
+    rules = result.segment_rules
+    assert list(rules.columns) == ["run_id", "cluster_id", "segment_name", "rule_id", "rule", "n_customers", "support", "purity"]
+    assert rules["rule"].str.contains(r"(?:<=|>) ").all()
+    assert rules["support"].sum() == pytest.approx(1.0)
+    assert ((rules["purity"] > 0) & (rules["purity"] <= 1)).all()
+    assert rules.groupby("cluster_id")["rule_id"].apply(lambda s: list(s) == list(range(1, len(s) + 1))).all()
+    with pytest.raises(ValueError, match="max_depth"):
+        explain_segments(pd.DataFrame({"x": [1, 2]}), [0, 1], max_depth=5)
+
+
+def test_segment_tables(result, customers):
+    feats, _ = customers
+    cs = result.customer_segments
+    assert list(cs.columns) == CUSTOMER_SEGMENT_COLUMNS + list(feats.columns)
+    assert len(cs) == len(feats) and cs["customer_id"].is_unique
+    assert (cs["segment_name"] == cs["cluster_id"].map(result.model.segment_names_)).all()
+    assert ((cs["frequency"] == 0) == (cs["rfm_segment"] == "no_purchase")).all()
+    prof = result.segment_profiles
+    assert list(prof.columns) == PROFILE_COLUMNS
+    assert len(prof) == result.model.n_clusters_ * feats.shape[1]
+    assert prof.groupby("cluster_id")["share"].first().sum() == pytest.approx(1.0)
+    means = feats.assign(c=result.model.labels_).groupby("c")["monetary"].mean()
+    got = prof[prof["feature"] == "monetary"].set_index("cluster_id")["mean"]
+    assert np.allclose(got.sort_index().to_numpy(), means.sort_index().to_numpy())
+    run = result.model_run
+    assert list(run.columns) == MODEL_RUN_COLUMNS and len(run) == 1
+    metrics = json.loads(run.loc[0, "metrics_json"])
+    assert metrics["k"] == result.model.n_clusters_ and metrics["fidelity"] == pytest.approx(result.explanation.fidelity)
+    assert set(json.loads(run.loc[0, "library_versions_json"])) >= {"numpy", "pandas", "scikit-learn", "statsmodels"}
+    assert run.loc[0, "run_id"].startswith("segments-2025-06-30-") and (cs["run_id"] == run.loc[0, "run_id"]).all()
+
+
+def test_segmentation_is_deterministic(result, customers):
+    feats, _ = customers
+    again = segment_customers(feats, k_range=(2, 6), as_of="2025-06-30")
+    for a, b in [(result.customer_segments, again.customer_segments), (result.segment_profiles, again.segment_profiles),
+                 (result.segment_rules, again.segment_rules), (result.model_run, again.model_run)]:
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_bad_input_is_named():
+    feats, _ = simulate_customers(50, random_state=1)
+    with pytest.raises(ValueError, match="not numeric"):
+        SegmentModel(k=2).fit(feats.assign(city="x"))
+    with pytest.raises(ValueError, match="more customers"):
+        SegmentModel(k=60).fit(feats)
