@@ -1,0 +1,66 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Behaviour events, latest version per event_id, deletes kept as tombstones (is_deleted = true),
+-- incremental by load batch (see macros/customer_incremental.sql). Holds the SOURCE customer_id only: the
+-- master id is joined in the marts (customer_behavior, dim_customers).
+-- Grain: one row per event_id ever delivered.
+with
+
+raw_rows as (
+
+    select * from {{ source('crm', 'behavior_events') }}
+    where {{ customer_new_batches_filter() }}
+
+),
+
+cleaned as (
+
+    select
+        {{ clean_text('event_id') }} as event_id,
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_code('event_type') }} as event_type,
+        occurred_at,
+        {{ clean_text('product_id') }} as product_id,
+        {{ clean_code('channel') }} as channel,
+        updated_at,
+        coalesce(is_deleted, false) as is_deleted,
+        _extract_date,
+        _source_file,
+        _source_line,
+        _loaded_at,
+        cast(_batch as date) as _batch
+    from raw_rows
+    where {{ clean_text('event_id') }} is not null
+
+),
+
+latest as (
+
+    {{ customer_latest_versions('cleaned', ['event_id'], [
+        'event_id', 'customer_id', 'event_type', 'occurred_at', 'product_id', 'channel', 'updated_at',
+        'is_deleted', '_extract_date', '_source_file', '_source_line', '_loaded_at', '_batch'
+    ]) }}
+
+)
+
+select
+    event_id,
+    customer_id,
+    event_type,
+    occurred_at,
+    product_id,
+    channel,
+    updated_at,
+    is_deleted,
+    _extract_date,
+    _source_file,
+    _source_line,
+    _loaded_at,
+    _batch
+from latest

@@ -1,0 +1,76 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='communication_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+-- Communications, latest version per communication_id, deletes kept as tombstones (is_deleted = true),
+-- incremental by load batch (see macros/customer_incremental.sql). Holds the SOURCE customer_id only: the
+-- master id is joined in marts.fct_communications, so a later identity merge never leaves a stale id here.
+-- Content is raw free text (personal data): work file only; the mart redacts it.
+-- Grain: one row per communication_id ever delivered.
+with
+
+raw_rows as (
+
+    select * from {{ source('crm', 'communications') }}
+    where {{ customer_new_batches_filter() }}
+
+),
+
+cleaned as (
+
+    select
+        {{ clean_text('communication_id') }} as communication_id,
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_code('channel') }} as channel,
+        {{ clean_code('direction') }} as direction,
+        occurred_at,
+        {{ clean_text('subject') }} as subject,
+        {{ clean_text('content') }} as content,
+        {{ clean_code('outcome') }} as outcome,
+        {{ clean_text('rep_id') }} as rep_id,
+        {{ clean_text('campaign_id') }} as campaign_id,
+        updated_at,
+        coalesce(is_deleted, false) as is_deleted,
+        _extract_date,
+        _source_file,
+        _source_line,
+        _loaded_at,
+        cast(_batch as date) as _batch
+    from raw_rows
+    where {{ clean_text('communication_id') }} is not null
+
+),
+
+latest as (
+
+    {{ customer_latest_versions('cleaned', ['communication_id'], [
+        'communication_id', 'customer_id', 'channel', 'direction', 'occurred_at', 'subject', 'content',
+        'outcome', 'rep_id', 'campaign_id', 'updated_at', 'is_deleted',
+        '_extract_date', '_source_file', '_source_line', '_loaded_at', '_batch'
+    ]) }}
+
+)
+
+select
+    communication_id,
+    customer_id,
+    channel,
+    direction,
+    occurred_at,
+    subject,
+    content,
+    outcome,
+    rep_id,
+    campaign_id,
+    updated_at,
+    is_deleted,
+    _extract_date,
+    _source_file,
+    _source_line,
+    _loaded_at,
+    _batch
+from latest

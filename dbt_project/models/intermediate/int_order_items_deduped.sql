@@ -1,0 +1,48 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['order_id', 'line_no'],
+        on_schema_change='fail'
+    )
+}}
+-- order_items: the latest version of every (order_id, line_no) ever seen, delete tombstones included.
+-- Incremental over the raw zone: see macros/sales_incremental.sql. Cleaning = stg_crm__order_items.
+-- Grain: one row per order_id, line_no.
+{%- set columns = [
+    'order_id', 'line_no', 'product_id', 'quantity', 'unit_price', 'discount',
+    'updated_at', 'is_deleted', '_extract_date', '_source_file', '_source_line', '_loaded_at', '_batch'
+] %}
+with
+
+raw_rows as (
+
+    select * from {{ source('crm', 'order_items') }}
+    {{- sales_new_batches_only() }}
+
+),
+
+cleaned as (
+
+    select
+        {{ clean_text('order_id') }} as order_id,
+        line_no,
+        {{ clean_text('product_id') }} as product_id,
+        quantity,
+        unit_price,
+        discount,
+        updated_at,
+        coalesce(is_deleted, false) as is_deleted,
+        _extract_date,
+        _source_file,
+        _source_line,
+        _loaded_at,
+        cast(_batch as date) as _batch
+    from raw_rows
+
+),
+
+{{ sales_latest_versions('cleaned', ['order_id', 'line_no'], columns) }}
+
+select {{ columns | join(', ') }}
+from latest
