@@ -1,0 +1,24 @@
+"""Great Expectations quality gates: suites stored as JSON (`expectations/suites/`) and a small runner
+that validates a pandas DataFrame against one of them (`expectations.runner`).
+
+Suites, two per table, named after the Dagster asset they guard:
+
+| suite                        | validated against                                                  |
+|------------------------------|--------------------------------------------------------------------|
+| `raw.<entity>`               | the raw zone's rows (every file; a deterministic sample when big)  |
+| `raw.<entity>.files`         | one row per loaded extract file: audit counts, quarantine rate,   |
+|                              | age vs the run's as_of, and facts computed in DuckDB over all rows |
+| `marts.<model>`              | the mart's rows (a deterministic sample when big)                  |
+| `marts.<model>.facts`        | one row of facts computed in DuckDB over the whole mart            |
+
+Raw suites are generated from the extract contract (`python -m expectations.build_raw_suites`), mart
+suites from the dbt manifest plus a few hand-written rules (`python -m expectations.build_mart_suites`).
+A "facts" column is named by convention (`row_count`, `null_count__<col>`, `duplicate_count__<a>__<b>`,
+`min__<col>`, `max__<col>`) so the SQL that computes it is derived from the suite (`expectations.facts`).
+
+Nothing here imports great_expectations at import time (it takes seconds); the runner imports it lazily.
+"""
+
+from pathlib import Path
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
