@@ -14,7 +14,7 @@ setup: $(STAMP) dbt_project/target/manifest.json
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==0.13.8
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
@@ -26,15 +26,19 @@ dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project -name '*.sql
 parse: $(STAMP)
 	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
 
-demo: setup
+# The Dagster instance settings (run queue limit for warehouse writers, run monitoring) are a template in
+# orchestration/dagster.yaml, copied into DAGSTER_HOME whenever the template is newer.
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
+	cp orchestration/dagster.yaml $@
+
+demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/crm-warehouse demo --out .demo
 
 test: setup
 	env -u DAGSTER_HOME $(BIN)/python -m pytest -q
 
-ui: setup
-	mkdir -p $(DAGSTER_HOME)
+ui: setup $(DAGSTER_HOME)/dagster.yaml
 	CRM_LANDING_DIR=$(CURDIR)/.demo/landing CRM_WAREHOUSE_DIR=$(CURDIR)/.demo/warehouse \
 	  $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
 

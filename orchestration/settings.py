@@ -8,6 +8,24 @@
 | CRM_WORK_DB         | $CRM_WAREHOUSE_DIR/work/crm_work.duckdb | the private build file (dbt target)    |
 | CRM_AS_OF           | newest complete extract date          | logical date of the run (YYYY-MM-DD)     |
 | CRM_PII_KEY         | (none: required by `run`; `demo` uses a public demo key) | HMAC key for PII hashes |
+
+Operations (schedules, sensors, alerts, publishing; see docs/operations.md):
+
+| variable                        | default         | meaning                                            |
+|---------------------------------|-----------------|----------------------------------------------------|
+| CRM_NIGHTLY_CRON                | 0 2 * * *       | cron of the nightly incremental refresh            |
+| CRM_TIMEZONE                    | Asia/Shanghai   | timezone of the cron schedules                     |
+| CRM_STALE_AFTER_DAYS            | 1               | alert when the newest complete extract is older    |
+| CRM_ALERT_WEBHOOK_URL           | (none)          | POST one JSON message per alert here               |
+| CRM_ALERT_WEBHOOK_TIMEOUT       | 10              | seconds; one attempt per alert, never retried      |
+| CRM_LOCK_WAIT_SECONDS           | 3600            | Dagster-launched runs wait this long for the lock  |
+| CRM_KEEP_SNAPSHOTS              | 7               | published warehouses kept under snapshots/         |
+| CRM_PUBLISH_ON_DOMAIN_FAILURE   | block           | block, or keep_previous: failed domains' tables    |
+|                                 |                 | are copied from the current serving file           |
+| CRM_DATA_DOCS                   | failures        | GX Data Docs pages for `failures` only, or `all`   |
+|                                 |                 | validations (~0.4 s each); summary.html lists all  |
+| CRM_PUBLISH_RESTRICTED          | 0               | 1: also publish the `restricted` schema (plaintext |
+|                                 |                 | personal data); off by default                     |
 """
 
 from __future__ import annotations
@@ -38,6 +56,25 @@ class Settings:
     @property
     def lock_file(self) -> Path:
         return self.warehouse_dir / LOCK_NAME
+
+    @property
+    def parquet_dir(self) -> Path:
+        """Parquet copies of each publish (`<publish_id>/<schema>/<table>.parquet`) and the `current` link."""
+        return self.warehouse_dir / "parquet"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """The last published warehouses, `<publish_id>.duckdb` each."""
+        return self.warehouse_dir / "snapshots"
+
+    @property
+    def run_history_dir(self) -> Path:
+        """Append-only run/alert records (one Parquet file each), writable while no lock is held."""
+        return self.warehouse_dir / "ops" / "run_history"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.warehouse_dir / "logs"
 
     @property
     def scratch_dir(self) -> Path:
@@ -85,3 +122,87 @@ def load_settings(
     if as_of is None and env.get("CRM_AS_OF"):
         as_of = date.fromisoformat(env["CRM_AS_OF"])
     return Settings(landing, warehouse, raw_root, work_db, as_of)
+
+
+PUBLISH_POLICIES = ("block", "keep_previous")
+
+
+@dataclass(frozen=True)
+class OpsSettings:
+    """Operations settings: schedules, alerts, lock waiting, snapshots, publish policy."""
+
+    nightly_cron: str = "0 2 * * *"
+    timezone: str = "Asia/Shanghai"
+    stale_after_days: int = 1
+    alert_webhook_url: str | None = None
+    alert_webhook_timeout: float = 10.0
+    lock_wait_seconds: int = 3600
+    keep_snapshots: int = 7
+    publish_on_domain_failure: str = "block"
+    data_docs_all: bool = False
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    from orchestration.errors import CrmWarehouseError
+
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CrmWarehouseError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise CrmWarehouseError(f"{name}={raw!r}: must be >= {minimum}")
+    return value
+
+
+def load_ops_settings() -> OpsSettings:
+    """Operations settings from CRM_* environment variables (see the table at the top), checked."""
+    from orchestration.errors import CrmWarehouseError
+
+    env = os.environ
+    policy = (env.get("CRM_PUBLISH_ON_DOMAIN_FAILURE") or "block").strip().lower()
+    if policy not in PUBLISH_POLICIES:
+        raise CrmWarehouseError(
+            f"CRM_PUBLISH_ON_DOMAIN_FAILURE={policy!r}: expected one of {', '.join(PUBLISH_POLICIES)}"
+        )
+    try:
+        timeout = float(env.get("CRM_ALERT_WEBHOOK_TIMEOUT") or 10)
+    except ValueError:
+        raise CrmWarehouseError("CRM_ALERT_WEBHOOK_TIMEOUT: expected a number of seconds") from None
+    return OpsSettings(
+        nightly_cron=(env.get("CRM_NIGHTLY_CRON") or "0 2 * * *").strip(),
+        timezone=(env.get("CRM_TIMEZONE") or "Asia/Shanghai").strip(),
+        stale_after_days=_env_int("CRM_STALE_AFTER_DAYS", 1),
+        alert_webhook_url=env.get("CRM_ALERT_WEBHOOK_URL") or None,
+        alert_webhook_timeout=timeout,
+        lock_wait_seconds=_env_int("CRM_LOCK_WAIT_SECONDS", 3600),
+        keep_snapshots=_env_int("CRM_KEEP_SNAPSHOTS", 7, minimum=1),
+        publish_on_domain_failure=policy,
+        data_docs_all=_data_docs_mode(env.get("CRM_DATA_DOCS")) == "all",
+    )
+
+
+def _data_docs_mode(raw: str | None) -> str:
+    from orchestration.errors import CrmWarehouseError
+
+    mode = (raw or "failures").strip().lower()
+    if mode not in ("failures", "all"):
+        raise CrmWarehouseError(f"CRM_DATA_DOCS={raw!r}: expected failures or all")
+    return mode
+
+
+PUBLISH_RESTRICTED_ENV = "CRM_PUBLISH_RESTRICTED"
+
+
+def publish_restricted() -> bool:
+    """The explicit opt-in to publish the `restricted` schema (full personal data): CRM_PUBLISH_RESTRICTED=1."""
+    from orchestration.errors import CrmWarehouseError
+
+    raw = (os.environ.get(PUBLISH_RESTRICTED_ENV) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise CrmWarehouseError(f"{PUBLISH_RESTRICTED_ENV}={raw!r}: expected 1 (publish the restricted schema) or 0")

@@ -44,7 +44,7 @@ def test_materialize_ingest_assets_reconciles(landing, tmp_path):
             "SELECT count(*) FROM ops.load_audit WHERE rows_in_file <> rows_loaded + rows_quarantined"
         ).fetchall()[0][0]
         files = con.execute("SELECT count(*) FROM ops.load_audit").fetchall()[0][0]
-    assert bad == 0 and files == len(list(landing.glob("*/*.csv*")))
+    assert bad == 0 and files == len(list(landing.glob("20*/*.csv*")))
     # materializing again loads nothing new and changes no count
     again = dg.materialize([raw_extracts, ops_load_tables], resources={"warehouse": resource})
     mats = again.asset_materializations_for_node("raw_extracts")

@@ -277,7 +277,7 @@ def staging_db(tmp_path_factory) -> Path:
         mp.setenv("RAW_ROOT", str(raw_root))
         mp.setenv("CRM_WORK_DB", str(work_db))
         mp.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        result = _invoke_dbt(["build", "--select", "staging"], tmp)
+        result = _invoke_dbt(["build", "--select", "staging", "--indirect-selection", "cautious"], tmp)
     assert result.success, f"dbt build failed: {result.exception or result.result}"
     statuses = {r.node.name: str(r.status) for r in result.result.results}
     # 15 views + their tests ran; only the FK test on the deleted order may warn.

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from orchestration import contract
-from tests.conftest import Built, run_cli
+from tests.conftest import Built
 
 REASONS = set(contract.REASON_PRECEDENCE)
 
@@ -19,7 +19,7 @@ def _quarantine(built: Built) -> pd.DataFrame:
 
 def test_every_file_reconciles(built: Built):
     audit = built.query("SELECT * FROM ops.load_audit")
-    manifest_files = sum(1 for _ in built.landing.glob("*/*.csv*"))
+    manifest_files = sum(1 for _ in built.landing.glob("20*/*.csv*"))
     assert len(audit) == manifest_files
     assert (audit["rows_in_file"] == audit["rows_loaded"] + audit["rows_quarantined"]).all()
     assert audit["rows_quarantined"].sum() > 0
@@ -129,21 +129,5 @@ def test_published_ops_tables_hold_no_raw_text(built: Built):
     assert "staging" not in schemas
 
 
-def test_rerun_on_the_same_landing_changes_nothing(built: Built, tmp_path):
-    from tests.conftest import copy_built
-
-    copy = copy_built(built, tmp_path)
-    before = {
-        t: copy.query(f"SELECT count(*) AS n FROM ops.{t}")["n"][0] for t in ("quarantine", "data_issues", "load_audit")
-    }
-    audit_before = copy.query("SELECT * EXCLUDE (loaded_at) FROM ops.load_audit ORDER BY file")
-    run_cli("run", "--landing", str(copy.landing), "--warehouse", str(copy.warehouse))
-    after = {
-        t: copy.query(f"SELECT count(*) AS n FROM ops.{t}")["n"][0] for t in ("quarantine", "data_issues", "load_audit")
-    }
-    assert before == after
-    pd.testing.assert_frame_equal(
-        audit_before, copy.query("SELECT * EXCLUDE (loaded_at) FROM ops.load_audit ORDER BY file")
-    )
-    raw_files = sorted(p.relative_to(copy.warehouse) for p in (copy.warehouse / "raw").rglob("*.parquet"))
-    assert raw_files == sorted(p.relative_to(built.warehouse) for p in (built.warehouse / "raw").rglob("*.parquet"))
+# Re-running `run` on the same landing: tests/test_ops_crash.py::test_rerun_on_the_same_landing_changes_nothing
+# (shares the re-run the crash test needs anyway).

@@ -11,6 +11,7 @@ from orchestration.assets.resources import WarehouseResource
 from orchestration.raw import landing
 from orchestration.raw.loader import load_new_extracts
 from orchestration.raw.ops_tables import rebuild_ops_tables
+from orchestration.testing_hooks import pause_point
 
 INGEST_GROUP = "ingest"
 RAW_KEYS = {e.name: dg.AssetKey(["raw", e.name]) for e in contract.ENTITIES}
@@ -50,6 +51,7 @@ def raw_extracts(context: dg.AssetExecutionContext, config: IngestConfig, wareho
     the raw zone under RAW_ROOT: one Parquet file per extract file plus its quarantine, field issues,
     orphan rows and an audit record; then releases orphans whose parent arrived. Grain: one row per
     accepted CSV record."""
+    pause_point("ingest")  # crash tests only (CRM_TEST_PAUSE_AT)
     settings = warehouse.settings()
     as_of = resolve_as_of(warehouse)
     reload_dates = tuple(date.fromisoformat(d) for d in config.reload_dates)

@@ -24,6 +24,7 @@ import duckdb
 from orchestration.raw.sqlnames import execute
 
 META = "_meta"
+REBUILD_MARKER = "REBUILD_REQUIRED"  # under _meta/: incremental dbt models must be rebuilt from scratch
 
 
 def batch_dir(root: Path, d: date) -> str:
@@ -90,3 +91,25 @@ class RawZone:
                 shutil.rmtree(path)
         for path in self.root.glob(f"{META}/releases/*.parquet"):
             path.unlink()
+        self.require_rebuild(f"extract {d.isoformat()} was reloaded")
+
+    # --- full-rebuild marker -------------------------------------------------------------------
+    # Incremental dbt models pick up new batches only; a reloaded (replaced) day changes rows of a batch
+    # they already hold. The marker survives until a dbt build succeeds, so a crash in between still
+    # leads to a full rebuild on the next run.
+    @property
+    def rebuild_marker(self) -> Path:
+        return self.root / META / REBUILD_MARKER
+
+    def require_rebuild(self, reason: str) -> None:
+        self.rebuild_marker.parent.mkdir(parents=True, exist_ok=True)
+        with self.rebuild_marker.open("a", encoding="utf-8") as fh:
+            fh.write(reason + "\n")
+
+    def rebuild_reasons(self) -> list[str]:
+        if not self.rebuild_marker.is_file():
+            return []
+        return [line for line in self.rebuild_marker.read_text(encoding="utf-8").splitlines() if line]
+
+    def clear_rebuild(self) -> None:
+        self.rebuild_marker.unlink(missing_ok=True)
