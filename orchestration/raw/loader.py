@@ -20,6 +20,7 @@ import duckdb
 
 from orchestration import contract
 from orchestration.errors import CrmWarehouseError
+from orchestration.privacy import suppress  # forgotten people (crm-warehouse forget) are never loaded
 from orchestration.raw import landing, parse, rules, transcode
 from orchestration.raw.sqlnames import execute, key_expr, quote, scalar
 from orchestration.raw.zone import RawZone
@@ -104,6 +105,8 @@ def _load_file(
             f"{display}: the manifest promises {f.expected_rows} rows but the file holds {parsed.records} "
             "records (truncated or unbalanced quotes?); nothing of it was loaded"
         )
+    # Privacy: rows of forgotten people are dropped here and quarantined as `forgotten` (file, line only).
+    suppress.drop_forgotten_rows(con, zone.root, ent)
     _prepare_parent_keys(con, zone, ent)
     sql, params = rules.row_rule_sql(ent, f.extract_date)
     execute(con, sql, params)
@@ -159,6 +162,8 @@ def _load_file(
         SELECT $entity, CAST($extract_date AS DATE), $source_file, _source_line, _column, _reason,
                NULL, {row_text}
         FROM checked_rows WHERE _reason IS NOT NULL
+        UNION ALL
+        {suppress.QUARANTINE_SQL}
         ORDER BY line
     """
     qparams = {
