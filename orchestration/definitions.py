@@ -1,16 +1,26 @@
-"""Dagster definitions: gathers the assets, jobs and resources of each stage (nothing else lives here)."""
+"""Dagster definitions: gathers the assets, jobs, schedules, sensors and resources of each stage (nothing
+else lives here)."""
 
 import dagster as dg
 
-from orchestration.assets.dbt import crm_dbt_models, dbt_resource
+from orchestration.assets.checks import ASSET_CHECKS
+from orchestration.assets.dbt import crm_dbt_campaign_report, crm_dbt_models, dbt_resource
 from orchestration.assets.ingest import ops_load_tables, raw_extracts
+from orchestration.assets.ml import ml_models, ml_retrain_job, ml_weekly_retrain_schedule
 from orchestration.assets.publish import published_warehouse
+from orchestration.assets.report import report_index_html
 from orchestration.assets.resources import WarehouseResource
 from orchestration.jobs import warehouse_job
+from orchestration.schedules import JOBS, SCHEDULES
+from orchestration.sensors import SENSORS
 
 defs = dg.Definitions(
-    assets=[raw_extracts, ops_load_tables, crm_dbt_models, published_warehouse],
-    jobs=[warehouse_job],
+    assets=[raw_extracts, ops_load_tables, crm_dbt_models, ml_models, crm_dbt_campaign_report, published_warehouse,
+            report_index_html],
+    asset_checks=ASSET_CHECKS,
+    jobs=[warehouse_job, *JOBS, ml_retrain_job],
+    schedules=[*SCHEDULES, ml_weekly_retrain_schedule],
+    sensors=SENSORS,
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
     executor=dg.in_process_executor,
 )

@@ -61,11 +61,25 @@ def landing(tmp_path_factory) -> Path:
     return out
 
 
+def extract_dates(landing: Path) -> list[str]:
+    return sorted(p.name for p in landing.iterdir() if (p / "_manifest.json").is_file())
+
+
 @pytest.fixture(scope="session")
 def built(landing, tmp_path_factory) -> Built:
-    """The generated landing loaded by `crm-warehouse run` (all three days in one run)."""
+    """The generated landing loaded the way production does it: one `crm-warehouse run` per nightly
+    extract (`--as-of` each day in turn), so incremental models see each delta day."""
     warehouse = tmp_path_factory.mktemp("wh") / "warehouse"
-    run_cli("run", "--landing", str(landing), "--warehouse", str(warehouse))
+    for day in extract_dates(landing):
+        run_cli("run", "--landing", str(landing), "--warehouse", str(warehouse), "--as-of", day)
+    return Built(landing, warehouse)
+
+
+@pytest.fixture(scope="session")
+def built_full(landing, tmp_path_factory) -> Built:
+    """The same landing in one `--full-refresh` run: the reference for incremental parity."""
+    warehouse = tmp_path_factory.mktemp("whfull") / "warehouse"
+    run_cli("run", "--landing", str(landing), "--warehouse", str(warehouse), "--full-refresh")
     return Built(landing, warehouse)
 
 
@@ -74,3 +88,20 @@ def copy_built(built: Built, dest: Path) -> Built:
     shutil.copytree(built.landing, dest / "landing")
     shutil.copytree(built.warehouse, dest / "warehouse", ignore=shutil.ignore_patterns("*.lock", "logs"))
     return Built(dest / "landing", dest / "warehouse")
+
+
+@pytest.fixture(scope="session")
+def built_scale01(tmp_path_factory) -> Built:
+    """Scale 0.1 (about 10 000 customers, 20 campaigns), seed 7, two nightly extracts, loaded by one
+    `crm-warehouse run` per day (`--as-of` each date): day 1 trains the segmentation, day 2 scores with the
+    saved model. The published file of day 1 is kept as `day1_crm.duckdb` next to the warehouse. The only
+    scale-0.1 build of the suite (ML acceptance, tests/test_ml_assets.py)."""
+    root = tmp_path_factory.mktemp("scale01")
+    landing, warehouse = root / "landing", root / "warehouse"
+    run_cli("generate", "--scale", "0.1", "--seed", str(SEED), "--days", "2", "--out", str(landing))
+    days = extract_dates(landing)
+    for day in days:
+        run_cli("run", "--landing", str(landing), "--warehouse", str(warehouse), "--as-of", day)
+        if day == days[0]:
+            shutil.copyfile(warehouse / "crm.duckdb", root / "day1_crm.duckdb")
+    return Built(landing, warehouse)

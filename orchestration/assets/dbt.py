@@ -25,6 +25,8 @@ from dagster_dbt import (
 
 from orchestration.assets.ingest import resolve_as_of
 from orchestration.assets.resources import WarehouseResource
+from orchestration.raw.zone import RawZone
+from orchestration.testing_hooks import pause_point
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -73,9 +75,15 @@ class DbtRunConfig(dg.Config):
     full_refresh: bool = False  # rebuild incremental models from scratch
 
 
+# reports.rpt_campaign reads ml.campaign_effects (a dbt source written by the ML step), so it is built by its
+# own asset after the ML assets (orchestration/assets/ml.py), not with the rest of the project.
+CAMPAIGN_REPORT_MODEL = "rpt_campaign"
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    exclude=CAMPAIGN_REPORT_MODEL,
     dagster_dbt_translator=CrmDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
     ),
@@ -85,9 +93,36 @@ def crm_dbt_models(
 ):
     """Reads the raw zone (dbt sources over RAW_ROOT Parquet) and builds every dbt model and test in the
     work file (CRM_WORK_DB): staging views, intermediate, marts, reports. Grain: see each model."""
+    pause_point("dbt")  # crash tests only (CRM_TEST_PAUSE_AT)
     as_of = resolve_as_of(warehouse)
-    args = ["build"] + (["--full-refresh"] if config.full_refresh else [])
+    zone = RawZone(warehouse.settings().raw_root)
+    rebuild_reasons = zone.rebuild_reasons()  # e.g. a reloaded extract day: incremental models are stale
+    full_refresh = config.full_refresh or bool(rebuild_reasons)
+    if rebuild_reasons and not config.full_refresh:
+        context.log.info(f"full refresh of incremental models: {'; '.join(rebuild_reasons)}")
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
     if as_of is not None:  # every relative rule (churn, windows, recency) uses the run's logical date
+        args += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
+    yield from dbt.cli(args, context=context).stream()
+    zone.clear_rebuild()  # reached only when dbt build succeeded
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=CAMPAIGN_REPORT_MODEL,
+    name="crm_dbt_campaign_report",
+    dagster_dbt_translator=CrmDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+    ),
+)
+def crm_dbt_campaign_report(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Reads marts.dim_campaigns, fct_campaign_members, fct_campaign_daily and the primary estimates of
+    ml.campaign_effects (dbt source `ml`, written by the ML step) and builds reports.rpt_campaign with its
+    tests. Grain: one row per campaign_id."""
+    as_of = resolve_as_of(warehouse)
+    args = ["build"]
+    if as_of is not None:
         args += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
     yield from dbt.cli(args, context=context).stream()
 

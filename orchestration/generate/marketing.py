@@ -15,11 +15,13 @@ windows of one customer never overlap. Two designs:
 Outcomes are generated explicitly. Each controlled customer (member of a randomised campaign, or any
 eligible customer in an observational slot) gets baseline probability p0 = 1 - exp(-BASELINE_SHARE *
 order rate * attribution_days) and an individual effect tau that depends on an observable feature (so
-uplift models can find it). Their organic orders in [assigned_at, assigned_at + attribution_days) are
-removed; instead one completed order is placed in the window with probability p0 + tau (treated) or p0
-(untreated), plus an occasional cancelled/refunded order that never counts. So conversion and revenue as
-the warehouse defines them hold exactly on the files; the true effects are the mean tau (conversion)
-and the mean of tau x the member's expected order value (revenue).
+uplift models can find it: the effect concentrates on the customers ranked high in that feature, tau ∝
+rank^EFFECT_CONCENTRATION, so the top fifth of a campaign carries two thirds of its effect). Their organic
+orders in [assigned_at, assigned_at + attribution_days) are removed; instead one completed order is placed
+in the window with probability p0 + tau (treated) or p0 (untreated), plus an occasional cancelled/refunded
+order that never counts. So conversion and revenue as the warehouse defines them hold exactly on the
+files; the true effects are the mean tau (conversion) and the mean of tau x the member's expected order
+value (revenue).
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ TARGETING = {  # observational campaigns: coefficients on standardised features
     "browsers": {"visits": 1.2, "frequency": -0.5},
 }
 BASELINE_SHARE = 0.4  # p0 = 1 - exp(-BASELINE_SHARE * order rate * attribution_days)
+# tau ∝ rank(driver)^EFFECT_CONCENTRATION among the estimand population (mean = the campaign lift). A milder
+# slope (0.3 + 1.4 * rank, the first version) left the heterogeneity far below what ~1 000 members per
+# campaign can reveal: even a learner told the driver and the functional form ranked members no better
+# than the campaign's average effect (issue 6: uplift Qini vs the true effects at scale 0.1).
+EFFECT_CONCENTRATION = 4
+LIFT_POSITIVE = (0.0075, 0.075)  # campaign lift (mean tau, conversion probability points) by effect type
+LIFT_NEGATIVE = (-0.03, -0.0075)
+# members per campaign as a share of the customers (at least `min_members`): 2 400 at scale 0.1. Half that
+# left the uplift signal of a campaign below what its members can reveal (issue 6).
+MEMBER_SHARE = 0.24
 CHANNELS = ("email", "sms", "social", "ads", "event", "phone")
 _THEMES = (
     "春季焕新",
@@ -120,8 +132,8 @@ def _plan(rng: np.random.Generator, n: int, scale: float) -> pd.DataFrame:
     rng.shuffle(kind)
     lift = np.where(
         kind == "positive",
-        rng.uniform(0.005, 0.05, n),
-        np.where(kind == "negative", rng.uniform(-0.02, -0.005, n), 0.0),
+        rng.uniform(*LIFT_POSITIVE, n),
+        np.where(kind == "negative", rng.uniform(*LIFT_NEGATIVE, n), 0.0),
     )
     return pd.DataFrame(
         {
@@ -184,8 +196,9 @@ def _baseline_and_effect(
 ):
     """p0 from the customer's order rate at the slot start; tau heterogeneous in one observable feature.
 
-    tau is scaled so its mean over the estimand population (`est`) is the campaign lift, then clipped so
-    p0 + tau stays a probability; it is zero outside the estimand population.
+    tau ∝ rank^EFFECT_CONCENTRATION of the campaign's driver feature within the estimand population
+    (`est`), scaled so its mean there is the campaign lift, then clipped so p0 + tau stays a probability
+    (the truth files record the clipped values); it is zero outside the estimand population.
     """
     attr = int(camp["attribution_days"])
     rate = cust["_orders"].to_numpy()[units]
@@ -194,7 +207,7 @@ def _baseline_and_effect(
     p0 = np.clip(1 - np.exp(-BASELINE_SHARE * rate * attr), 0.0, 0.45)
     rank = pd.Series(slot.z[camp["_driver"]].to_numpy()[units][est]).rank(pct=True).to_numpy()
     h = np.ones(len(units))
-    h[est] = 0.3 + 1.4 * rank
+    h[est] = rank**EFFECT_CONCENTRATION
     h = h / h[est].mean()
     tau = np.clip(p0 + camp["_lift"] * h, 0.0, 0.95) - p0
     tau[~est] = 0.0
@@ -233,7 +246,7 @@ def build_campaigns(
     starts = _slot_starts(cal)
     created, prospect = cust["created_at"].to_numpy(), cust["_prospect"].to_numpy()
     eligible_n = np.array([((created < s - DAY) & ~prospect).sum() for s in starts])
-    members = max(min_members, int(round(0.12 * (created < cal.day_end(1)).sum())))
+    members = max(min_members, int(round(MEMBER_SHARE * (created < cal.day_end(1)).sum())))
     plan = _plan(rng, campaign_count(scale), scale)
     plan["_slot"] = _assign_slots(plan, eligible_n, members)
     ev = events[events["event_type"] == "visit"]

@@ -1,6 +1,22 @@
 -- Campaign performance: reach, contact funnel, conversion by group, cost and the attributed
--- (NON-CAUSAL) return. Causal effects and incremental ROI are added by the ML layer, not here.
+-- (NON-CAUSAL) return, next to the CAUSAL effect of the campaign from the ML layer (ml.campaign_effects,
+-- primary estimate per outcome: Lin/HC2 for randomised campaigns, AIPW ATT for targeted ones):
+--   effect_*              effect on the conversion probability of a treated member (probability points)
+--   lift_pct              relative lift E of conversions (% more conversions than without the campaign)
+--   incremental_revenue   revenue effect per treated member x treated members analysed (with its 95% CI)
+--   incremental_roi       (incremental_revenue - cost) / cost, with the CI carried over from the revenue CI
+-- Built after the ML step (Dagster: reports/rpt_campaign depends on ml/campaign_effects). The pre-hook
+-- creates an empty ml.campaign_effects when the ML step never ran (a plain `dbt build`): the effect columns
+-- are then null. Keep its columns in step with orchestration/assets/ml.py EFFECT_TYPES.
 -- Grain: one row per campaign_id (every campaign of the current plan snapshot).
+{{ config(pre_hook=[
+    "create schema if not exists ml",
+    "create table if not exists ml.campaign_effects (campaign_id varchar, outcome varchar, design varchar,
+     estimand varchar, method varchar, is_primary boolean, estimate double, std_error double, ci_low double,
+     ci_high double, p_value double, lift_pct double, lift_ci_low double, lift_ci_high double,
+     n_treated bigint, n_control bigint, control_conversions bigint, overlap_treated_above_clip double,
+     overlap_json varchar, note varchar, as_of date)",
+]) }}
 with
 
 campaigns as (
@@ -48,6 +64,35 @@ spend as (
 
 ),
 
+primary_effects as (
+
+    select
+        campaign_id,
+        outcome,
+        design,
+        estimate,
+        ci_low,
+        ci_high,
+        p_value,
+        lift_pct,
+        n_treated
+    from {{ source('ml', 'campaign_effects') }}
+    where is_primary
+
+),
+
+conversion_effect as (
+
+    select * from primary_effects where outcome = 'conversion'
+
+),
+
+revenue_effect as (
+
+    select * from primary_effects where outcome = 'revenue'
+
+),
+
 combined as (
 
     select
@@ -70,12 +115,25 @@ combined as (
         coalesce(members.control_conversions, 0) as control_conversions,
         coalesce(members.treatment_revenue, 0) as attributed_revenue,
         coalesce(members.control_revenue, 0) as control_revenue,
-        coalesce(spend.cost, 0) as cost
+        coalesce(spend.cost, 0) as cost,
+        conversion_effect.estimate as effect_estimate,
+        conversion_effect.ci_low as effect_ci_low,
+        conversion_effect.ci_high as effect_ci_high,
+        conversion_effect.p_value as effect_p_value,
+        coalesce(conversion_effect.design, revenue_effect.design) as effect_design,
+        conversion_effect.lift_pct,
+        revenue_effect.estimate * revenue_effect.n_treated as incremental_revenue,
+        revenue_effect.ci_low * revenue_effect.n_treated as incremental_revenue_ci_low,
+        revenue_effect.ci_high * revenue_effect.n_treated as incremental_revenue_ci_high
     from campaigns
     left join members
         on campaigns.campaign_id = members.campaign_id
     left join spend
         on campaigns.campaign_id = spend.campaign_id
+    left join conversion_effect
+        on campaigns.campaign_id = conversion_effect.campaign_id
+    left join revenue_effect
+        on campaigns.campaign_id = revenue_effect.campaign_id
 
 )
 
@@ -105,5 +163,17 @@ select
     cast(cost as {{ type_money() }}) as cost,
     cast(attributed_revenue as {{ type_money() }}) as attributed_revenue,
     cast(control_revenue as {{ type_money() }}) as control_revenue,
-    {{ sales_ratio('attributed_revenue - cost', 'cost') }} as attributed_roi
+    {{ sales_ratio('attributed_revenue - cost', 'cost') }} as attributed_roi,
+    cast(effect_estimate as double) as effect_estimate,
+    cast(effect_ci_low as double) as effect_ci_low,
+    cast(effect_ci_high as double) as effect_ci_high,
+    cast(effect_p_value as double) as effect_p_value,
+    cast(effect_design as {{ dbt.type_string() }}) as effect_design,
+    cast(round(lift_pct, 2) as decimal(18, 2)) as lift_pct,
+    cast(round(incremental_revenue, 2) as {{ type_money() }}) as incremental_revenue,
+    cast(round(incremental_revenue_ci_low, 2) as {{ type_money() }}) as incremental_revenue_ci_low,
+    cast(round(incremental_revenue_ci_high, 2) as {{ type_money() }}) as incremental_revenue_ci_high,
+    {{ sales_ratio('round(incremental_revenue, 2) - cost', 'cost') }} as incremental_roi,
+    {{ sales_ratio('round(incremental_revenue_ci_low, 2) - cost', 'cost') }} as incremental_roi_ci_low,
+    {{ sales_ratio('round(incremental_revenue_ci_high, 2) - cost', 'cost') }} as incremental_roi_ci_high
 from combined
