@@ -96,8 +96,14 @@ def build_service_plans(cal: Calendar) -> pd.DataFrame:
     return df
 
 
-def build_sales_targets(reps: pd.DataFrame, cal: Calendar, seed: int) -> pd.DataFrame:
-    """Monthly target per rep from the first history month to the month after the last extract."""
+def build_sales_targets(
+    reps: pd.DataFrame, cal: Calendar, seed: int, orders: pd.DataFrame, items: pd.DataFrame
+) -> pd.DataFrame:
+    """Monthly target per rep from the first history month to the month after the last extract.
+
+    Plans are set the way sales managers set them: around the rep's typical month (mean completed net
+    revenue and units per active month of the rep's orders) times a stretch factor (median +5 %, spread
+    ~25 %), so attainment lands around 60-140 % at every scale; budget is 3-8 % of the target."""
     rng = rng_stream(seed, "targets")
     months = pd.period_range(
         pd.Timestamp(cal.start), pd.Timestamp(cal.end) + pd.offsets.MonthBegin(1), freq="M"
@@ -106,17 +112,33 @@ def build_sales_targets(reps: pd.DataFrame, cal: Calendar, seed: int) -> pd.Data
     rep = np.tile(reps["rep_id"].to_numpy(), len(months))
     region = np.tile(reps["region"].to_numpy(), len(months))
     n = len(period)
-    amount = (rng.lognormal(np.log(30_000_000), 0.4, n) / 100).round().astype(np.int64) * 100
+    typical_cents, typical_units = _typical_rep_month(orders, items, reps["rep_id"].to_numpy())
+    stretch = rng.lognormal(np.log(1.05), 0.25, n)
+    # money in cents, as everywhere in the generator; targets are rounded to 100 CNY
+    amount = np.maximum((np.tile(typical_cents, len(months)) * stretch / 10_000).round(), 1).astype(np.int64) * 10_000
+    units = np.maximum((np.tile(typical_units, len(months)) * stretch).round(), 1).astype(np.int64)
     return pd.DataFrame(
         {
             "period": period,
             "rep_id": rep,
             "region": region,
             "target_amount": amount,
-            "target_units": (amount / 25_000).round().astype(np.int64),
+            "target_units": units,
             "budget": (amount * rng.uniform(0.03, 0.08, n)).round().astype(np.int64),
         }
     )
+
+
+def _typical_rep_month(orders: pd.DataFrame, items: pd.DataFrame, rep_ids: np.ndarray):
+    """(net cents, units) of each rep's average active month of completed orders, in `rep_ids` order;
+    reps without orders get the median rep's figures."""
+    done = orders.loc[orders["status"] == "completed", ["order_id", "rep_id", "order_date"]]
+    lines = items[["order_id", "_net", "quantity"]].merge(done, on="order_id")
+    lines["month"] = pd.to_datetime(lines["order_date"]).dt.to_period("M")
+    per_month = lines.groupby(["rep_id", "month"])[["_net", "quantity"]].sum().groupby("rep_id").mean()
+    per_month = per_month.reindex(rep_ids)
+    per_month = per_month.fillna(per_month.median()).fillna(1.0)
+    return per_month["_net"].to_numpy(dtype=float), per_month["quantity"].to_numpy(dtype=float)
 
 
 def product_snapshots(products: pd.DataFrame, cal: Calendar, seed: int) -> list[pd.DataFrame]:
