@@ -154,6 +154,7 @@ def demo(
     """Generate a small data set, run the whole pipeline on it and print what was produced."""
     from orchestration.generate import main as gen
     from orchestration.runner import default_log_file, run_warehouse
+    from orchestration.serving.dbt_docs import build_dbt_docs
 
     _quiet_logs()
     if not os.environ.get(PII_KEY_ENV):
@@ -170,14 +171,146 @@ def demo(
         with _spinner("running the warehouse refresh (ingest → dbt → publish)…"):
             run_warehouse(settings, purpose="crm-warehouse demo", log_file=log_file)
         elapsed = time.perf_counter() - t0
+        with _spinner("building the dbt docs page…"):
+            docs_page = build_dbt_docs(settings)
     except CrmWarehouseError as exc:
         _fail(exc)
     print_summary(settings.published_db, elapsed)
+    console.print(f"dbt docs: {docs_page}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def snapshots(warehouse: WarehouseOpt = None) -> None:
+    """List the kept snapshots of the published warehouse (newest first): id, as_of, size, tables."""
+    from orchestration.serving.snapshots import list_snapshots
+
+    try:
+        settings = load_settings(None, warehouse)
+        items = list_snapshots(settings.published_db)
+    except CrmWarehouseError as exc:
+        _fail(exc)
+    if not items:
+        console.print(f"no snapshots in {settings.snapshots_dir} (each publish leaves one)", highlight=False)
+        return
+    out = Console(width=200, soft_wrap=True)
+    out.print(f"snapshots in {settings.snapshots_dir} (newest first):", highlight=False)
+    out.print(f"{'id':<36} {'as_of':<10}  {'published at':<19}  {'size':>10}  {'tables':>6}  {'rows':>12}  parquet",
+              highlight=False)
+    for s in items:
+        out.print(f"{s.publish_id:<36} {str(s.as_of or ''):<10}  {str(s.published_at or ''):<19}  "
+                  f"{s.size_bytes / 1e6:>7,.1f} MB  {s.tables:>6}  {s.rows:>12,}  "
+                  f"{'yes' if s.has_parquet else 'pruned':<7}{'  <- current' if s.is_current else ''}",
+                  highlight=False)
+
+
+@app.command()
+def restore(
+    snapshot_id: Annotated[str, typer.Argument(metavar="ID", help="Snapshot id as listed by `crm-warehouse snapshots`.")],
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Publish snapshot ID again: atomically replaces WAREHOUSE/crm.duckdb and the Parquet `current` link.
+
+    Takes the warehouse lock (fails at once, naming the holder, while a run is writing)."""
+    from orchestration.lock import warehouse_lock
+    from orchestration.serving.snapshots import restore as restore_snapshot
+
+    _quiet_logs()
+    try:
+        settings = load_settings(None, warehouse)
+        with warehouse_lock(settings.lock_file, f"crm-warehouse restore {snapshot_id}"):
+            info = restore_snapshot(settings.published_db, snapshot_id, log=lambda m: console.print(m, highlight=False))
+    except CrmWarehouseError as exc:
+        _fail(exc)
+    console.print(f"restored {info.publish_id} (as_of {info.as_of}, {info.tables} tables) as "
+                  f"{settings.published_db}", highlight=False)
+
+
+@app.command()
+def report(warehouse: WarehouseOpt = None) -> None:
+    """Rebuild WAREHOUSE/report/index.html (a self-contained HTML report) from the published crm.duckdb.
+
+    Reads the published file read-only, so it needs no lock and can run while a refresh is running."""
+    from orchestration.report import report_path
+    from orchestration.report.render import build_report
+
+    try:
+        settings = load_settings(None, warehouse)
+        result = build_report(settings.published_db, report_path(settings.warehouse_dir))
+    except CrmWarehouseError as exc:
+        _fail(exc)
+    missing = f"; not available yet: {', '.join(result.unavailable)}" if result.unavailable else ""
+    console.print(f"report {result.path} ({len(result.chart_ids)} charts, {result.seconds:.1f} s){missing}",
+                  highlight=False, soft_wrap=True)
+
+
+@app.command()
+def docs(warehouse: WarehouseOpt = None) -> None:
+    """Build the dbt docs (models, columns, tests, lineage graph) as one static page,
+    WAREHOUSE/dbt_docs/index.html, from the work file; open it in a browser, no server needed.
+
+    Takes the writer lock (it reads the work file's catalog), so it waits for no run: a running refresh
+    makes it exit at once naming the run."""
+    from orchestration.serving.dbt_docs import build_dbt_docs
+
+    try:
+        settings = load_settings(None, warehouse)
+        with _spinner("building dbt docs"):
+            page = build_dbt_docs(settings)
+    except CrmWarehouseError as exc:
+        _fail(exc)
+    console.print(f"dbt docs: {page}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def forget(
+    customer_id: Annotated[str, typer.Argument(metavar="CUSTOMER_ID", help="Source customer id of the person.")],
+    warehouse: WarehouseOpt = None,
+    landing: Annotated[
+        Path | None,
+        typer.Option("--landing", help="Also count the lines of the landing extracts that still hold the person "
+                     "(read-only: the source system must purge them; they are never loaded again)."),
+    ] = None,
+) -> None:
+    """Right to be forgotten: erase one person (and every duplicate record of them) from the published file,
+    snapshots, Parquet exports, raw zone and work file, and keep them out of every later load.
+
+    Takes the warehouse lock. Idempotent; run it again after an interruption. Recorded in ops.forget_log."""
+    from orchestration.privacy.forget import forget as forget_person
+
+    _quiet_logs()
+    try:
+        settings = load_settings(landing, warehouse)
+        if landing is not None and not settings.landing_dir.is_dir():
+            raise CrmWarehouseError(f"{settings.landing_dir}: landing folder does not exist (--landing)")
+        with _spinner("forgetting the person everywhere…"):
+            r = forget_person(settings, customer_id, landing_dir=settings.landing_dir if landing else None)
+    except CrmWarehouseError as exc:
+        _fail(exc)
+
+    def say(message: str) -> None:
+        console.print(message, highlight=False, soft_wrap=True)
+
+    removed = r.published.rows + r.snapshots.rows + r.parquet.rows + r.raw.rows + r.work.rows
+    if r.status == "already_forgotten":
+        say(f"customer {r.requested} was already forgotten (rows removed now: {removed})")
+    else:
+        say(f"forgot customer {r.requested} ({r.source_records} source record(s), {r.orders} order(s)) in "
+            f"{r.seconds} s; rows removed: published file {r.published.rows}, snapshots {r.snapshots.rows} "
+            f"({r.snapshots.files} files), Parquet exports {r.parquet.rows} ({r.parquet.files} files), raw zone "
+            f"{r.raw.rows} + {r.raw.quarantine_removed} quarantined records, work file {r.work.rows}; "
+            f"text files redacted: {r.text_files}")
+    if r.landing:
+        files = ", ".join(f"{name} ({n})" for name, n in sorted(r.landing.items()))
+        say(f"the landing folder still holds {sum(r.landing.values())} line(s) of this person: {files}; the "
+            "source system must purge them (later runs never load them: forgotten list)")
+    say(f"logged in ops.forget_log (published with the next run): {r.record}")
 
 
 def print_summary(published_db: Path, elapsed: float) -> None:
     """Row counts, quarantine by reason and where things are, read from the published file."""
     import duckdb
+
+    from orchestration.report import report_path
 
     out = Console()
     with duckdb.connect(str(published_db), read_only=True) as con:
@@ -204,6 +337,9 @@ def print_summary(published_db: Path, elapsed: float) -> None:
     out.print(t)
     out.print(f"BI: open [bold]{published_db}[/] read-only (duckdb -readonly {published_db}); "
               "Dagster UI: make ui")
+    report = report_path(published_db.parent)
+    if report.exists():
+        out.print(f"report: open [bold]{report}[/] in a browser (works offline; `crm-warehouse report` rebuilds it)")
 
 
 def main() -> None:  # pragma: no cover - console entry point

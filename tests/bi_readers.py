@@ -71,7 +71,7 @@ class Readers:
                 self._record(kind, publish_id)
             except Exception as exc:  # any error at all breaks the publishing contract
                 self._fail(kind, exc)
-            time.sleep(0.1)  # paced: 8 readers must leave the 2-core machine to the build
+            time.sleep(0.3)  # paced: 8 readers must leave the 2-core machine to the build
 
     def parquet_reader(self) -> None:
         while not self.stop.is_set():
@@ -91,7 +91,7 @@ class Readers:
                 self._record("parquet", publish_id)
             except Exception as exc:
                 self._fail("parquet", exc)
-            time.sleep(0.1)
+            time.sleep(0.3)
 
     def start(self, file_readers: int = 6, parquet_readers: int = 2) -> list[threading.Thread]:
         threads = [threading.Thread(target=self.file_reader, args=(i % 2 == 1,), daemon=True)
