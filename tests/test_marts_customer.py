@@ -227,7 +227,7 @@ def test_hashes_are_keyed_hmac_of_normalised_values(built: Built):
 
 def test_pii_key_not_in_build_artifacts(built: Built):
     key = os.environ["CRM_PII_KEY"].encode()
-    targets = [REPO / "dbt_project" / "target", built.warehouse / "logs"]
+    targets = [REPO / "dbt_project" / "target", built.warehouse / "logs", built.warehouse / "work" / "dbt_target"]
     for folder in targets:
         for path in folder.rglob("*"):
             if path.is_file() and path.suffix in {".json", ".sql", ".py", ".log", ".txt"}:

@@ -103,7 +103,7 @@ def crm_dbt_models(
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
     if as_of is not None:  # every relative rule (churn, windows, recency) uses the run's logical date
         args += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
-    yield from dbt.cli(args, context=context).stream()
+    yield from dbt.cli(args, context=context, target_path=dbt_target_path(warehouse)).stream()
     zone.clear_rebuild()  # reached only when dbt build succeeded
 
 
@@ -124,7 +124,15 @@ def crm_dbt_campaign_report(context: dg.AssetExecutionContext, dbt: DbtCliResour
     args = ["build"]
     if as_of is not None:
         args += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
-    yield from dbt.cli(args, context=context).stream()
+    yield from dbt.cli(args, context=context, target_path=dbt_target_path(warehouse)).stream()
+
+
+def dbt_target_path(warehouse: WarehouseResource) -> Path:
+    """dbt's artifacts (run_results, dbt.log, partial_parse.msgpack) for this warehouse, one folder reused by
+    both dbt steps of a run (they run one after the other under the writer lock). dbt must re-parse the whole
+    project (~10 s on 2 cores) when vars (as_of) or the profile (the work-file path) differ from its last
+    parse; with a shared folder the second step of a run partial-parses on the first one's state."""
+    return warehouse.settings().warehouse_dir / "work" / "dbt_target"
 
 
 def dbt_resource() -> DbtCliResource:
