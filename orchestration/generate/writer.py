@@ -133,8 +133,9 @@ class Writer:
             )
             select = ", ".join(f'{e} AS "{col}"' for e, col in zip(exprs, columns, strict=True))
             self.con.register("clean_src", src)
-            self.con.execute(
-                f"COPY (SELECT {select} FROM clean_src) TO '{path}' (HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"')"
+            self.con.execute(  # the path is a parameter: a folder name with a quote cannot break the SQL
+                f"COPY (SELECT {select} FROM clean_src) TO $path (HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"')",
+                {"path": str(path)},
             )
             self.con.unregister("clean_src")
             data = path.read_bytes()
