@@ -3,16 +3,19 @@
     logical date per run, `as_of`, never the wall clock.
 -#}
 
-{#- customer_as_of_literal(): the `as_of` var as a SQL date literal, or none when the var is not set.
-    The value must be YYYY-MM-DD (checked here, so no arbitrary text reaches the SQL). -#}
+{#- customer_as_of_literal(): the run's logical date as a SQL date literal, or none when it is not given.
+    It comes from the `as_of` var (`dbt build --vars '{"as_of": "YYYY-MM-DD"}'` by hand) or else the
+    CRM_AS_OF environment variable (what Dagster sets: an env var lets dbt partial-parse, a changed var
+    makes it re-parse the whole project). The value must be YYYY-MM-DD (checked here, so no arbitrary text
+    reaches the SQL). -#}
 {% macro customer_as_of_literal() -%}
-    {%- set as_of = var('as_of', none) -%}
+    {%- set as_of = var('as_of', env_var('CRM_AS_OF', '')) -%}
     {%- if as_of is none or (as_of | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set as_of = as_of | string | trim -%}
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', as_of) -%}
-        {{ exceptions.raise_compiler_error("var as_of must be a date YYYY-MM-DD, got '" ~ as_of ~ "'") }}
+        {{ exceptions.raise_compiler_error("as_of (var or CRM_AS_OF) must be a date YYYY-MM-DD, got '" ~ as_of ~ "'") }}
     {%- endif -%}
     {{ return(dbt.cast(sql_string_literal(as_of), api.Column.translate_type('date'))) }}
 {%- endmacro %}

@@ -1,8 +1,8 @@
 {{ config(materialized='table') }}
 -- The run's logical date for the customer domain, in one place.
 -- Grain: exactly one row.
--- as_of = var('as_of') when given (Dagster passes the run's logical date, --vars '{"as_of": "YYYY-MM-DD"}'),
--- else the newest _extract_date present in the raw zone (any entity). Never the wall clock, so a rebuild
+-- as_of = var('as_of') or else env var CRM_AS_OF when given (Dagster sets CRM_AS_OF to the run's logical
+-- date), else the newest _extract_date present in the raw zone (any entity). Never the wall clock, so a rebuild
 -- of the same raw zone gives the same marts.
 {%- set entities = [
     'customers', 'products', 'sales_reps', 'service_plans', 'campaigns', 'sales_targets',
