@@ -7,7 +7,7 @@
     )
 }}
 -- campaign_members: the latest version of every (campaign_id, customer_id) ever seen, delete tombstones
--- included. Incremental over the raw zone: see macros/sales_incremental.sql. Cleaning =
+-- included. Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning =
 -- stg_crm__campaign_members (the raw column `group` becomes member_group).
 -- Grain: one row per campaign_id, customer_id (source customer id).
 {%- set columns = [
@@ -20,7 +20,7 @@ with
 raw_rows as (
 
     select * from {{ source('crm', 'campaign_members') }}
-    {{- sales_new_batches_only() }}
+    where {{ new_batches_filter() }}
 
 ),
 
@@ -46,7 +46,11 @@ cleaned as (
 
 ),
 
-{{ sales_latest_versions('cleaned', ['campaign_id', 'customer_id'], columns) }}
+latest as (
+
+    {{ latest_versions('cleaned', ['campaign_id', 'customer_id'], columns) }}
+
+)
 
 select {{ columns | join(', ') }}
 from latest

@@ -7,7 +7,7 @@
     )
 }}
 -- Behaviour events, latest version per event_id, deletes kept as tombstones (is_deleted = true),
--- incremental by load batch (see macros/customer_incremental.sql). Holds the SOURCE customer_id only: the
+-- incremental by load batch (see macros/incremental_latest.sql). Holds the SOURCE customer_id only: the
 -- master id is joined in the marts (customer_behavior, dim_customers).
 -- Grain: one row per event_id ever delivered.
 with
@@ -15,7 +15,7 @@ with
 raw_rows as (
 
     select * from {{ source('crm', 'behavior_events') }}
-    where {{ customer_new_batches_filter() }}
+    where {{ new_batches_filter() }}
 
 ),
 
@@ -42,7 +42,7 @@ cleaned as (
 
 latest as (
 
-    {{ customer_latest_versions('cleaned', ['event_id'], [
+    {{ latest_versions('cleaned', ['event_id'], [
         'event_id', 'customer_id', 'event_type', 'occurred_at', 'product_id', 'channel', 'updated_at',
         'is_deleted', '_extract_date', '_source_file', '_source_line', '_loaded_at', '_batch'
     ]) }}

@@ -7,7 +7,7 @@
     )
 }}
 -- order_items: the latest version of every (order_id, line_no) ever seen, delete tombstones included.
--- Incremental over the raw zone: see macros/sales_incremental.sql. Cleaning = stg_crm__order_items.
+-- Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning = stg_crm__order_items.
 -- Grain: one row per order_id, line_no.
 {%- set columns = [
     'order_id', 'line_no', 'product_id', 'quantity', 'unit_price', 'discount',
@@ -18,7 +18,7 @@ with
 raw_rows as (
 
     select * from {{ source('crm', 'order_items') }}
-    {{- sales_new_batches_only() }}
+    where {{ new_batches_filter() }}
 
 ),
 
@@ -42,7 +42,11 @@ cleaned as (
 
 ),
 
-{{ sales_latest_versions('cleaned', ['order_id', 'line_no'], columns) }}
+latest as (
+
+    {{ latest_versions('cleaned', ['order_id', 'line_no'], columns) }}
+
+)
 
 select {{ columns | join(', ') }}
 from latest

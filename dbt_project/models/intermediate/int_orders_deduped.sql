@@ -7,7 +7,7 @@
     )
 }}
 -- orders: the latest version of every order_id ever seen, delete tombstones included (is_deleted).
--- Incremental over the raw zone: see macros/sales_incremental.sql. Cleaning = stg_crm__orders.
+-- Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning = stg_crm__orders.
 -- Grain: one row per order_id.
 {%- set columns = [
     'order_id', 'customer_id', 'rep_id', 'order_date', 'status', 'channel', 'currency',
@@ -18,7 +18,7 @@ with
 raw_rows as (
 
     select * from {{ source('crm', 'orders') }}
-    {{- sales_new_batches_only() }}
+    where {{ new_batches_filter() }}
 
 ),
 
@@ -43,7 +43,11 @@ cleaned as (
 
 ),
 
-{{ sales_latest_versions('cleaned', ['order_id'], columns) }}
+latest as (
+
+    {{ latest_versions('cleaned', ['order_id'], columns) }}
+
+)
 
 select {{ columns | join(', ') }}
 from latest

@@ -7,7 +7,7 @@
     )
 }}
 -- service_tickets: the latest version of every ticket_id ever seen, delete tombstones included.
--- Incremental over the raw zone: see macros/sales_incremental.sql. Cleaning = stg_crm__service_tickets.
+-- Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning = stg_crm__service_tickets.
 -- Grain: one row per ticket_id. Holds the raw feedback_text (may contain phones/emails): work file only.
 {%- set columns = [
     'ticket_id', 'customer_id', 'channel', 'category', 'priority', 'opened_at', 'first_response_at',
@@ -19,7 +19,7 @@ with
 raw_rows as (
 
     select * from {{ source('crm', 'service_tickets') }}
-    {{- sales_new_batches_only() }}
+    where {{ new_batches_filter() }}
 
 ),
 
@@ -50,7 +50,11 @@ cleaned as (
 
 ),
 
-{{ sales_latest_versions('cleaned', ['ticket_id'], columns) }}
+latest as (
+
+    {{ latest_versions('cleaned', ['ticket_id'], columns) }}
+
+)
 
 select {{ columns | join(', ') }}
 from latest
