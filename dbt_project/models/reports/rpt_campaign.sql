@@ -7,7 +7,7 @@
 --   incremental_roi       (incremental_revenue - cost) / cost, with the CI carried over from the revenue CI
 -- Built after the ML step (Dagster: reports/rpt_campaign depends on ml/campaign_effects). The pre-hook
 -- creates an empty ml.campaign_effects when the ML step never ran (a plain `dbt build`): the effect columns
--- are then null. Keep its columns in step with orchestration/assets/ml.py EFFECT_TYPES.
+-- are then null. Keep its columns in step with orchestration/ml_tables.py EFFECT_TYPES.
 -- Grain: one row per campaign_id (every campaign of the current plan snapshot).
 {{ config(pre_hook=[
     "create schema if not exists ml",
