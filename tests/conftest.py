@@ -95,7 +95,8 @@ def built_scale01(tmp_path_factory) -> Built:
     """Scale 0.1 (about 10 000 customers, 20 campaigns), seed 7, two nightly extracts, loaded by one
     `crm-warehouse run` per day (`--as-of` each date): day 1 trains the segmentation, day 2 scores with the
     saved model. The published file of day 1 is kept as `day1_crm.duckdb` next to the warehouse. The only
-    scale-0.1 build of the suite (ML acceptance, tests/test_ml_assets.py)."""
+    scale-0.1 build of the suite (ML acceptance in tests/test_ml_assets.py; mart grain and reconciliation
+    checks through `mart_build`)."""
     root = tmp_path_factory.mktemp("scale01")
     landing, warehouse = root / "landing", root / "warehouse"
     run_cli("generate", "--scale", "0.1", "--seed", str(SEED), "--days", "2", "--out", str(landing))
@@ -105,3 +106,11 @@ def built_scale01(tmp_path_factory) -> Built:
         if day == days[0]:
             shutil.copyfile(warehouse / "crm.duckdb", root / "day1_crm.duckdb")
     return Built(landing, warehouse)
+
+
+@pytest.fixture(scope="session", params=["scale0.01", "scale0.1"])
+def mart_build(request) -> Built:
+    """The marts acceptance checks (grain, reconciliation with the planted truth, identity resolution) run
+    on both session builds: `built` (scale 0.01, 3 days) and `built_scale01` (scale 0.1, 2 days); each is
+    built once per session and shared with the other tests."""
+    return request.getfixturevalue("built" if request.param == "scale0.01" else "built_scale01")

@@ -2,8 +2,8 @@
 
 Two parts:
 
-* against the session warehouse (`built`: generated scale 0.01, 3 days, one CLI run), read from the published
-  crm.duckdb: net revenue and units by month to the cent, orders, tickets and campaign members against
+* against the session warehouses (`mart_build`: generated scale 0.01 over 3 days and scale 0.1 over 2 days,
+  one CLI run per day), read from the published crm.duckdb: net revenue and units by month to the cent, orders, tickets and campaign members against
   `_truth/expected_totals.csv` (computed by the generator, not from our tables); rpt_sales and
   fct_sales_targets add up to fct_orders; every mart and report has rows and a unique grain; money is
   DECIMAL(18,2); no rep names or raw phones/emails are published.
@@ -54,9 +54,9 @@ def _truth_totals(built: Built) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------
 # reconciliation against the generator's truth
 # ------------------------------------------------------------------------------------------------
-def test_net_revenue_and_units_by_month_match_truth_to_the_cent(built: Built):
-    truth = _truth_totals(built)
-    facts = built.query(
+def test_net_revenue_and_units_by_month_match_truth_to_the_cent(mart_build: Built):
+    truth = _truth_totals(mart_build)
+    facts = mart_build.query(
         "select strftime(order_month, '%Y-%m') as period, cast(sum(net_revenue) as varchar) as net_revenue, "
         "cast(sum(net_units) as varchar) as units from marts.fct_order_items group by 1"
     ).set_index("period")
@@ -68,8 +68,8 @@ def test_net_revenue_and_units_by_month_match_truth_to_the_cent(built: Built):
         assert actual == expected, metric
 
 
-def test_fct_orders_agrees_with_its_lines(built: Built):
-    diff = built.query(
+def test_fct_orders_agrees_with_its_lines(mart_build: Built):
+    diff = mart_build.query(
         """
         select o.order_id
         from marts.fct_orders o
@@ -92,26 +92,26 @@ def test_fct_orders_agrees_with_its_lines(built: Built):
         ("campaign_members", "select count(*) from marts.fct_campaign_members"),
     ],
 )
-def test_counts_match_truth(built: Built, metric: str, sql: str):
-    truth = _truth_totals(built)
+def test_counts_match_truth(mart_build: Built, metric: str, sql: str):
+    truth = _truth_totals(mart_build)
     expected = int(truth.loc[truth["metric"] == metric, "value"].iloc[0])
-    assert int(built.query(sql).iloc[0, 0]) == expected
+    assert int(mart_build.query(sql).iloc[0, 0]) == expected
 
 
-def test_rpt_sales_totals_equal_fct_orders(built: Built):
+def test_rpt_sales_totals_equal_fct_orders(mart_build: Built):
     columns = ["gross_amount", "discount_amount", "net_amount", "net_revenue", "units", "net_units"]
     sums = ", ".join(f"sum({c}) as {c}" for c in columns)
-    report = built.query(f"select month, {sums} from reports.rpt_sales group by 1 order by 1")
-    facts = built.query(f"select order_month as month, {sums} from marts.fct_orders group by 1 order by 1")
+    report = mart_build.query(f"select month, {sums} from reports.rpt_sales group by 1 order by 1")
+    facts = mart_build.query(f"select order_month as month, {sums} from marts.fct_orders group by 1 order by 1")
     pd.testing.assert_frame_equal(report, facts, check_dtype=False)
     # order lines are additive; distinct orders per row are not additive across categories, so per month
     # and rep: the largest category row <= the orders of fct_orders <= the sum over categories
-    lines = built.query(
+    lines = mart_build.query(
         "select (select sum(order_lines) from reports.rpt_sales) as report, "
         "(select count(*) from marts.fct_order_items) as facts"
     ).iloc[0]
     assert lines["report"] == lines["facts"] > 0
-    bad = built.query(
+    bad = mart_build.query(
         """
         with report as (
             select month, coalesce(rep_id, '-') as rep, max(orders) as largest, sum(orders) as total
@@ -127,15 +127,15 @@ def test_rpt_sales_totals_equal_fct_orders(built: Built):
     assert bad.empty, bad.head()
 
 
-def test_sales_targets_actuals_add_up_to_completed_orders_with_a_rep(built: Built):
-    row = built.query(
+def test_sales_targets_actuals_add_up_to_completed_orders_with_a_rep(mart_build: Built):
+    row = mart_build.query(
         "select (select sum(actual_net_revenue) from marts.fct_sales_targets) as plan_actual, "
         "(select sum(net_revenue) from marts.fct_orders where rep_id is not null) as orders, "
         "(select sum(actual_units) from marts.fct_sales_targets) as plan_units, "
         "(select sum(net_units) from marts.fct_orders where rep_id is not null) as units"
     ).iloc[0]
     assert row["plan_actual"] == row["orders"] and row["plan_units"] == row["units"]
-    bad = built.query(
+    bad = mart_build.query(
         "select * from marts.fct_sales_targets where (target_amount > 0 and attainment_pct is null) "
         "or (coalesce(target_amount, 0) = 0 and attainment_pct is not null)"
     )
@@ -190,15 +190,15 @@ def test_rpt_campaign_keeps_attributed_roi_apart_from_the_causal_columns(built: 
 # shape: rows, grain, types, personal data
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("table", sorted(GRAINS))
-def test_published_table_has_rows_and_unique_grain(built: Built, table: str):
+def test_published_table_has_rows_and_unique_grain(mart_build: Built, table: str):
     schema, name = table.split(".")
-    kind = built.query(
+    kind = mart_build.query(
         "select table_type from information_schema.tables where table_schema = $s and table_name = $t",
         {"s": schema, "t": name},
     )
     assert list(kind["table_type"]) == ["BASE TABLE"], f"{table} is not published as a table"
     keys = GRAINS[table]
-    row = built.query(
+    row = mart_build.query(
         f"select count(*) as n, count(distinct ({', '.join(keys)})) as k, "
         f"count(*) filter (where {' or '.join(f'{k} is null' for k in keys if k not in NULLABLE_GRAIN) or 'false'}) "
         f"as null_keys from {table}"
@@ -208,9 +208,9 @@ def test_published_table_has_rows_and_unique_grain(built: Built, table: str):
     assert row["null_keys"] == 0
 
 
-def test_money_columns_are_decimal_18_2(built: Built):
+def test_money_columns_are_decimal_18_2(mart_build: Built):
     money = ("amount", "revenue", "price", "budget", "spend", "cost")
-    cols = built.query(
+    cols = mart_build.query(
         "select table_schema || '.' || table_name as t, column_name, data_type from information_schema.columns "
         "where table_schema in ('marts', 'reports')"
     )

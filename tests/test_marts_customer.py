@@ -1,6 +1,7 @@
 """Customer-domain marts against the generator's planted truth, read from the published crm.duckdb.
 
-Uses the session warehouse (`built`: scale 0.01, 3 days, one CLI run). Checks identity resolution against
+Uses the session warehouses (`mart_build`: scale 0.01 over 3 days and scale 0.1 over 2 days, one CLI run
+per day; `built`: the scale-0.01 one only, for the personal-data checks). Checks identity resolution against
 `_truth/duplicates.csv` (pairwise precision and recall), the deduplicated customer count against
 `_truth/expected_totals.csv`, the absence of plaintext personal data in the published customer tables, the
 keyed hashes, the stated grains, and the Python helpers of the PII-token model on hand-built values.
@@ -67,9 +68,9 @@ def _raw_customers(built: Built) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------
 # identity resolution
 # ------------------------------------------------------------------------------------------------
-def test_identity_resolution_precision_and_recall(built: Built):
-    truth = built.truth("duplicates")
-    id_map = built.query("select customer_id, master_customer_id from marts.customer_id_map")
+def test_identity_resolution_precision_and_recall(mart_build: Built):
+    truth = mart_build.truth("duplicates")
+    id_map = mart_build.query("select customer_id, master_customer_id from marts.customer_id_map")
     # deleted customers are not in the map: grade the customers that are
     truth = truth[truth["customer_id"].isin(id_map["customer_id"])]
     assert len(truth) == len(id_map), "every mapped customer has a truth row"
@@ -85,19 +86,19 @@ def test_identity_resolution_precision_and_recall(built: Built):
     )
 
 
-def test_master_id_is_smallest_source_id_of_its_group(built: Built):
-    id_map = built.query("select customer_id, master_customer_id from marts.customer_id_map")
+def test_master_id_is_smallest_source_id_of_its_group(mart_build: Built):
+    id_map = mart_build.query("select customer_id, master_customer_id from marts.customer_id_map")
     smallest = id_map.groupby("master_customer_id")["customer_id"].min()
     assert (smallest.index == smallest.to_numpy()).all()
 
 
-def test_deduplicated_customer_count_matches_truth(built: Built):
-    totals = built.truth("expected_totals")
+def test_deduplicated_customer_count_matches_truth(mart_build: Built):
+    totals = mart_build.truth("expected_totals")
     expected = int(totals.loc[totals["metric"] == "customers_dedup", "value"].iloc[0])
-    actual = int(built.query("select count(*) as n from marts.dim_customers")["n"].iloc[0])
+    actual = int(mart_build.query("select count(*) as n from marts.dim_customers")["n"].iloc[0])
     assert actual == expected
-    merged = built.query("select sum(source_records_merged) as n from marts.dim_customers")["n"].iloc[0]
-    mapped = built.query("select count(*) as n from marts.customer_id_map")["n"].iloc[0]
+    merged = mart_build.query("select sum(source_records_merged) as n from marts.dim_customers")["n"].iloc[0]
+    mapped = mart_build.query("select count(*) as n from marts.customer_id_map")["n"].iloc[0]
     assert merged == mapped
 
 
@@ -105,26 +106,26 @@ def test_deduplicated_customer_count_matches_truth(built: Built):
 # published tables: grain, types, no personal data
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("table", CUSTOMER_TABLES)
-def test_published_table_has_rows_and_unique_grain(built: Built, table: str):
+def test_published_table_has_rows_and_unique_grain(mart_build: Built, table: str):
     keys = ", ".join(GRAINS[table])
-    total = built.query(f"select count(*) as n from {table}")["n"].iloc[0]
+    total = mart_build.query(f"select count(*) as n from {table}")["n"].iloc[0]
     assert total > 0, f"{table} is empty"
-    duplicates = built.query(f"select {keys}, count(*) as n from {table} group by {keys} having count(*) > 1")
+    duplicates = mart_build.query(f"select {keys}, count(*) as n from {table} group by {keys} having count(*) > 1")
     assert duplicates.empty, f"{table}: duplicate grain rows\n{duplicates.head()}"
 
 
-def test_money_is_decimal_18_2(built: Built):
-    types = built.query(
+def test_money_is_decimal_18_2(mart_build: Built):
+    types = mart_build.query(
         "select data_type from information_schema.columns "
         "where table_schema = 'marts' and table_name = 'dim_customers' and column_name = 'lifetime_value'"
     )
     assert types["data_type"].tolist() == ["DECIMAL(18,2)"]
 
 
-def test_lifetime_value_reconciles_to_completed_orders(built: Built):
+def test_lifetime_value_reconciles_to_completed_orders(mart_build: Built):
     """Sum of lifetime values = net amount of every completed order of a current customer, to the cent."""
-    ltv = built.query("select sum(lifetime_value) as v from marts.dim_customers")["v"].iloc[0]
-    completed = built.work_query(
+    ltv = mart_build.query("select sum(lifetime_value) as v from marts.dim_customers")["v"].iloc[0]
+    completed = mart_build.work_query(
         "select sum(i.line_net_amount) as v from staging.stg_crm__order_items i "
         "join staging.stg_crm__orders o using (order_id) "
         "join intermediate.int_customer_id_map m on o.customer_id = m.customer_id "
@@ -234,13 +235,13 @@ def test_pii_key_not_in_build_artifacts(built: Built):
                 assert key not in path.read_bytes(), f"the PII key leaked into {path}"
 
 
-def test_report_churn_matches_dimension(built: Built):
+def test_report_churn_matches_dimension(mart_build: Built):
     """The as_of month of rpt_customer counts exactly the churned customers of dim_customers."""
-    dim = built.query(
+    dim = mart_build.query(
         "select coalesce(source, 'unknown') as source, count(*) as n from marts.dim_customers "
         "where is_churned and first_created_at is not null group by 1"
     ).set_index("source")["n"]
-    rpt = built.query(
+    rpt = mart_build.query(
         "select source, customers_churned_total as n from reports.rpt_customer "
         "where month = (select max(month) from reports.rpt_customer) and customers_churned_total > 0"
     ).set_index("source")["n"]
