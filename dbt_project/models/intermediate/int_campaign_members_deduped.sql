@@ -7,8 +7,8 @@
     )
 }}
 -- campaign_members: the latest version of every (campaign_id, customer_id) ever seen, delete tombstones
--- included. Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning =
--- stg_crm__campaign_members (the raw column `group` becomes member_group).
+-- included. Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning:
+-- clean_campaign_members(), shared with stg_crm__campaign_members (the raw column `group` becomes member_group).
 -- Grain: one row per campaign_id, customer_id (source customer id).
 {%- set columns = [
     'campaign_id', 'customer_id', 'member_group', 'assigned_at', 'sent_at', 'opened_at', 'clicked_at',
@@ -26,23 +26,7 @@ raw_rows as (
 
 cleaned as (
 
-    select
-        {{ clean_text('campaign_id') }} as campaign_id,
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_code(adapter.quote('group')) }} as member_group,
-        assigned_at,
-        sent_at,
-        opened_at,
-        clicked_at,
-        responded_at,
-        updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
-    from raw_rows
+    {{ clean_campaign_members('raw_rows') }}
 
 ),
 

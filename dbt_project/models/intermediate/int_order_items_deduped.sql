@@ -7,7 +7,7 @@
     )
 }}
 -- order_items: the latest version of every (order_id, line_no) ever seen, delete tombstones included.
--- Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning = stg_crm__order_items.
+-- Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning: clean_order_items(), shared with stg_crm__order_items.
 -- Grain: one row per order_id, line_no.
 {%- set columns = [
     'order_id', 'line_no', 'product_id', 'quantity', 'unit_price', 'discount',
@@ -24,21 +24,7 @@ raw_rows as (
 
 cleaned as (
 
-    select
-        {{ clean_text('order_id') }} as order_id,
-        line_no,
-        {{ clean_text('product_id') }} as product_id,
-        quantity,
-        unit_price,
-        discount,
-        updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
-    from raw_rows
+    {{ clean_order_items('raw_rows') }}
 
 ),
 

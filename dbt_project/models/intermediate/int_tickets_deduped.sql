@@ -7,7 +7,7 @@
     )
 }}
 -- service_tickets: the latest version of every ticket_id ever seen, delete tombstones included.
--- Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning = stg_crm__service_tickets.
+-- Incremental over the raw zone: see macros/incremental_latest.sql. Cleaning: clean_service_tickets(), shared with stg_crm__service_tickets.
 -- Grain: one row per ticket_id. Holds the raw feedback_text (may contain phones/emails): work file only.
 {%- set columns = [
     'ticket_id', 'customer_id', 'channel', 'category', 'priority', 'opened_at', 'first_response_at',
@@ -25,28 +25,7 @@ raw_rows as (
 
 cleaned as (
 
-    select
-        {{ clean_text('ticket_id') }} as ticket_id,
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_code('channel') }} as channel,
-        {{ clean_code('category') }} as category,
-        {{ clean_code('priority') }} as priority,
-        opened_at,
-        first_response_at,
-        resolved_at,
-        {{ clean_code('status') }} as status,
-        {{ clean_text('agent_id') }} as agent_id,
-        satisfaction_score,
-        {{ clean_text('feedback_text') }} as feedback_text,
-        reopened_count,
-        updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
-    from raw_rows
+    {{ clean_service_tickets('raw_rows') }}
 
 ),
 

@@ -10,21 +10,7 @@ raw_rows as (
 
 cleaned as (
 
-    select
-        {{ clean_text('event_id') }} as event_id,
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_code('event_type') }} as event_type,
-        occurred_at,
-        {{ clean_text('product_id') }} as product_id,
-        {{ clean_code('channel') }} as channel,
-        updated_at,
-        is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
-    from raw_rows
+    {{ clean_behavior_events('raw_rows') }}
 
 ),
 

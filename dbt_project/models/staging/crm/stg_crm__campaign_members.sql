@@ -10,23 +10,7 @@ raw_rows as (
 
 cleaned as (
 
-    select
-        {{ clean_text('campaign_id') }} as campaign_id,
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_code(adapter.quote('group')) }} as member_group,
-        assigned_at,
-        sent_at,
-        opened_at,
-        clicked_at,
-        responded_at,
-        updated_at,
-        is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
-    from raw_rows
+    {{ clean_campaign_members('raw_rows') }}
 
 ),
 

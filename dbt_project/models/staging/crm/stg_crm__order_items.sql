@@ -10,21 +10,7 @@ raw_rows as (
 
 cleaned as (
 
-    select
-        {{ clean_text('order_id') }} as order_id,
-        line_no,
-        {{ clean_text('product_id') }} as product_id,
-        quantity,
-        unit_price,
-        discount,
-        updated_at,
-        is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
-    from raw_rows
+    {{ clean_order_items('raw_rows') }}
 
 ),
 

@@ -10,22 +10,7 @@ raw_rows as (
 
 cleaned as (
 
-    select
-        {{ clean_text('order_id') }} as order_id,
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_text('rep_id') }} as rep_id,
-        order_date,
-        {{ clean_code('status') }} as status,
-        {{ clean_code('channel') }} as channel,
-        upper({{ clean_text('currency') }}) as currency,  -- ISO 4217: upper-case, as in the contract
-        updated_at,
-        is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
-    from raw_rows
+    {{ clean_orders('raw_rows') }}
 
 ),
 

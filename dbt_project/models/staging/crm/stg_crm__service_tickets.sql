@@ -10,28 +10,7 @@ raw_rows as (
 
 cleaned as (
 
-    select
-        {{ clean_text('ticket_id') }} as ticket_id,
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_code('channel') }} as channel,
-        {{ clean_code('category') }} as category,
-        {{ clean_code('priority') }} as priority,
-        opened_at,
-        first_response_at,
-        resolved_at,
-        {{ clean_code('status') }} as status,
-        {{ clean_text('agent_id') }} as agent_id,
-        satisfaction_score,
-        {{ clean_text('feedback_text') }} as feedback_text,
-        reopened_count,
-        updated_at,
-        is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
-    from raw_rows
+    {{ clean_service_tickets('raw_rows') }}
 
 ),
 
