@@ -16,13 +16,7 @@
         {{ clean_code('status') }} as status,
         {{ clean_code('channel') }} as channel,
         upper({{ clean_text('currency') }}) as currency,  -- ISO 4217: upper-case, as in the contract
-        updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
+        {{ version_columns() }}
     from {{ relation }}
 {%- endmacro %}
 
@@ -34,13 +28,7 @@
         quantity,
         unit_price,
         discount,
-        updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
+        {{ version_columns() }}
     from {{ relation }}
 {%- endmacro %}
 
@@ -54,13 +42,7 @@
         opened_at,
         clicked_at,
         responded_at,
-        updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
+        {{ version_columns() }}
     from {{ relation }}
 {%- endmacro %}
 
@@ -79,13 +61,7 @@
         satisfaction_score,
         {{ clean_text('feedback_text') }} as feedback_text,
         reopened_count,
-        updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
+        {{ version_columns() }}
     from {{ relation }}
 {%- endmacro %}
 
@@ -101,13 +77,7 @@
         {{ clean_code('outcome') }} as outcome,
         {{ clean_text('rep_id') }} as rep_id,
         {{ clean_text('campaign_id') }} as campaign_id,
-        updated_at,
-        coalesce(is_deleted, false) as is_deleted,
-        _extract_date,
-        _source_file,
-        _source_line,
-        _loaded_at,
-        cast(_batch as date) as _batch
+        {{ version_columns() }}
     from {{ relation }}
 {%- endmacro %}
 
@@ -119,12 +89,18 @@
         occurred_at,
         {{ clean_text('product_id') }} as product_id,
         {{ clean_code('channel') }} as channel,
-        updated_at,
+        {{ version_columns() }}
+    from {{ relation }}
+{%- endmacro %}
+
+{#- version_columns(): the columns every version of a delta entity carries after its own ones: updated_at,
+    is_deleted (never null) and the lineage columns (_batch as a DATE). -#}
+{% macro version_columns() -%}
+    updated_at,
         coalesce(is_deleted, false) as is_deleted,
         _extract_date,
         _source_file,
         _source_line,
         _loaded_at,
         cast(_batch as date) as _batch
-    from {{ relation }}
 {%- endmacro %}
