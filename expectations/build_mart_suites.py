@@ -20,6 +20,7 @@ nothing and exits 1 when a suite is missing or differs from what the manifest gi
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -177,12 +178,26 @@ def dumps(suite: dict) -> str:
     return json.dumps(suite, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m expectations.build_mart_suites",
+        description="Write the GX suites of the dbt mart models (from dbt_project/target/manifest.json).",
+    )
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="only these marts (default: every mart)")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--missing", action="store_true", help="write only marts that have no suite yet")
+    what.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 when a suite is missing or differs from the manifest's")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
+    args = parse_args(argv)  # exits 0 on --help, 2 on an unknown option: nothing is written then
     if not MANIFEST.exists():
         print(f"{MANIFEST} missing: run `make parse` (dbt parse) first", file=sys.stderr)
         return 1
     suites = build()
-    models = [a for a in argv if not a.startswith("--")]
+    models = args.models
     unknown = [m for m in models if f"marts.{m}" not in suites]
     if unknown:
         print(f"not mart models in the manifest: {', '.join(unknown)}", file=sys.stderr)
@@ -191,14 +206,14 @@ def main(argv: list[str]) -> int:
     changed = []
     for name, suite in wanted.items():
         path = SUITES_DIR / f"{name}.json"
-        if "--missing" in argv and path.exists():
+        if args.missing and path.exists():
             continue
         if path.exists() and path.read_text(encoding="utf-8") == dumps(suite):
             continue
         changed.append(path)
-        if "--check" not in argv:
+        if not args.check:
             path.write_text(dumps(suite), encoding="utf-8")
-    if "--check" in argv:
+    if args.check:
         for path in changed:
             print(f"{'differs' if path.exists() else 'missing'}: {path}", file=sys.stderr)
         return 1 if changed else 0

@@ -19,6 +19,7 @@ committed JSON equals what this script generates, so a contract change shows up 
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -223,6 +224,13 @@ def dumps(suite: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m expectations.build_raw_suites",
+        description="Write the GX suites of the raw zone from the extract contract (orchestration/contract.py).",
+    )
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 listing the suites that differ from the contract's")
+    check = parser.parse_args(argv).check  # exits 0 on --help, 2 on an unknown option: nothing is written
     suites = build()
     SUITES_DIR.mkdir(parents=True, exist_ok=True)
     stale = []
@@ -232,14 +240,14 @@ def main(argv: list[str]) -> int:
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         stale.append(path)
-        if "--check" not in argv:
+        if not check:
             path.write_text(text, encoding="utf-8")
     for path in sorted(SUITES_DIR.glob("raw.*.json")):
         if path.name[: -len(".json")] not in suites:
             stale.append(path)
-            if "--check" not in argv:
+            if not check:
                 path.unlink()
-    if "--check" in argv and stale:
+    if check and stale:
         print("raw suites out of date (run python -m expectations.build_raw_suites):", file=sys.stderr)
         for path in stale:
             print(f"  {path}", file=sys.stderr)

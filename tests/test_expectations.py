@@ -96,6 +96,19 @@ def test_marts_without_a_suite_are_reported_not_failed():
     assert len(MART_CHECKS) == len(marts_with_suites())
 
 
+@pytest.mark.parametrize("script", [build_mart_suites, build_raw_suites])
+def test_suite_scripts_check_without_writing_and_reject_unknown_options(script, capsys):
+    """`--check` reports the committed suites in sync; `--help` and an unknown option exit before writing."""
+    before = {p.name: p.stat().st_mtime_ns for p in SUITES_DIR.glob("*.json")}
+    assert script.main(["--check"]) == 0
+    for argv, code in ((["--help"], 0), (["--no-such-option"], 2)):
+        with pytest.raises(SystemExit) as exit_info:
+            script.main(argv)
+        assert exit_info.value.code == code
+    assert "usage: python -m expectations." in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in SUITES_DIR.glob("*.json")} == before
+
+
 def test_facts_sql_counts_nulls_duplicates_and_bounds():
     suite = {"expectations": [
         {"type": "x", "kwargs": {"column": "row_count"}},
