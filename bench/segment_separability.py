@@ -38,11 +38,11 @@ def features(out: Path) -> pd.DataFrame:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
 
-    def view(entity: str) -> None:
-        con.execute(
-            f"CREATE VIEW {entity} AS SELECT * FROM read_csv('{_files(out, entity)}', header=true, all_varchar=true,"
-            " union_by_name=true, ignore_errors=true, encoding='utf-8')"
-        )
+    def view(entity: str) -> None:  # the relation API takes the file glob as a value, not as SQL text
+        con.read_csv(
+            _files(out, entity), header=True, all_varchar=True, union_by_name=True, ignore_errors=True,
+            encoding="utf-8",
+        ).create_view(entity)
 
     for name in ("orders", "order_items", "behavior_events", "service_tickets", "campaign_members"):
         view(name)
