@@ -56,6 +56,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration import contract
+from orchestration.durable import fsync
 from orchestration.errors import CrmWarehouseError
 from orchestration.lock import warehouse_lock
 from orchestration.privacy.suppress import (
@@ -324,14 +325,6 @@ def _parquet_target(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> Ta
 
 # --- files ----------------------------------------------------------------------------------------------
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _tmp_name(path: Path, tag: str) -> Path:
     if path.name == "crm.duckdb":  # a killed forget's copy is also cleaned up by the next publish
         return path.with_name(f"{NEW_FILE_PREFIX}forget-{tag}-{os.getpid()}")
@@ -355,7 +348,7 @@ def _rewrite_parquet(con: duckdb.DuckDBPyConnection, path: Path, select_sql: str
     execute(con, f"COPY ({select_sql}) TO $tmp_out (FORMAT parquet, COMPRESSION zstd)",
             {**params, "tmp_out": str(tmp)})
     os.chmod(tmp, mode)
-    _fsync(tmp)
+    fsync(tmp)
     os.replace(tmp, path)
 
 
@@ -436,9 +429,9 @@ def _scrub_duckdb(
             con.execute("DETACH src")
             con.execute("DETACH dst")
         os.chmod(fresh, 0o444 if published else (path.stat().st_mode & 0o777))
-        _fsync(fresh)
+        fsync(fresh)
         os.replace(fresh, path)
-        _fsync(path.parent)
+        fsync(path.parent)
     finally:
         for p in (work_copy, Path(f"{work_copy}.wal"), fresh, Path(f"{fresh}.wal")):
             p.unlink(missing_ok=True)

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration import contract
+from orchestration.durable import fsync
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute, quote
 from orchestration.settings import PII_KEY_ENV, require_pii_key
@@ -179,11 +180,7 @@ def add_to_list(raw_root: Path, hasher: Hasher, values: Iterable[tuple[str, str]
     current.path.parent.mkdir(parents=True, exist_ok=True)
     tmp = current.path.with_name(f".{current.path.name}.tmp-{os.getpid()}")
     pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync(tmp)
     os.replace(tmp, current.path)
     return len(new)
 

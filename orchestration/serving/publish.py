@@ -32,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.durable import fsync
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute
 from orchestration.serving import run_history
@@ -151,22 +152,6 @@ def _tables(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, st
         {"db": database, "schemas": list(published_schemas())},
     ).fetchall()
     return [(s, t, cols) for s, t, cols in rows]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_leftovers(layout: ServingLayout) -> list[Path]:
@@ -291,13 +276,13 @@ def publish(
         raise
     con.close()
     os.chmod(new_file, 0o444)  # BI tools cannot open it read-write by mistake (snapshots share the inode)
-    _fsync_file(new_file)
+    fsync(new_file)
     parquet_dir = layout.parquet_dir / publish_id
     os.rename(staging_parquet, parquet_dir)  # the whole folder appears at once
 
     pause_point("publish")  # crash tests only (CRM_TEST_PAUSE_AT): everything written, nothing switched
     os.replace(new_file, serving_db)
-    _fsync_dir(layout.root)
+    fsync(layout.root)
     switch_current(layout, publish_id)
     snapshot = take_snapshot(layout, publish_id)
     prune(layout, keep_snapshots, log=say)
@@ -374,7 +359,7 @@ def switch_current(layout: ServingLayout, publish_id: str) -> None:
         shutil.rmtree(layout.current_link)
     os.symlink(publish_id, tmp, target_is_directory=True)  # relative: the warehouse folder may move
     os.replace(tmp, layout.current_link)
-    _fsync_dir(layout.parquet_dir)
+    fsync(layout.parquet_dir)
 
 
 def current_publish_id(layout: ServingLayout) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.durable import fsync
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute
 from orchestration.serving import run_history
@@ -24,8 +25,6 @@ from orchestration.serving.publish import (
     PUBLISHED_SCHEMAS,
     ServingLayout,
     _export_parquet,
-    _fsync_dir,
-    _fsync_file,
     _tables,
     current_publish_id,
     remove_leftovers,
@@ -122,7 +121,7 @@ def restore(serving_db: Path, publish_id: str, log=None) -> SnapshotInfo:
     try:
         shutil.copyfile(source, tmp)  # a copy, not a link: the restored file gets its own inode
         os.chmod(tmp, 0o444)
-        _fsync_file(tmp)
+        fsync(tmp)
         parquet = layout.parquet_dir / publish_id
         if not parquet.is_dir():
             say(f"{parquet} was pruned; exporting it again from the snapshot")
@@ -136,7 +135,7 @@ def restore(serving_db: Path, publish_id: str, log=None) -> SnapshotInfo:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, serving_db)
-    _fsync_dir(layout.root)
+    fsync(layout.root)
     switch_current(layout, publish_id)
     now = datetime.now().replace(microsecond=0)
     message = f"restored snapshot {publish_id} (as_of {as_of}) as {serving_db}"
