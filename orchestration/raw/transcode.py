@@ -26,6 +26,35 @@ class PreparedFile:
     header: str  # the first line, decoded (without BOM or newline)
 
 
+def _decode_error(
+    source: Path, encoding: str, exc: UnicodeDecodeError, chunk: bytes, offset: int, newlines: int, line_start: int
+) -> CrmWarehouseError:
+    """The error for undecodable bytes: file, line, column (byte in the line) and byte offset in the file.
+
+    The incremental decoder reports positions in what it decoded: the bytes it held back from the previous
+    chunk (an incomplete character, never a newline) plus `chunk`; at the end of the file (`chunk` empty)
+    only the held-back bytes, i.e. the file ends inside a multi-byte character.
+    """
+    data = exc.object
+    held_back = len(data) - len(chunk)  # negative when the decoder dropped a BOM
+    bad = offset - held_back + exc.start
+    before = data[: exc.start]
+    line = newlines + before.count(b"\n") + 1
+    if b"\n" in before:
+        line_start = offset - held_back + before.rindex(b"\n") + 1
+    column = bad - line_start + 1
+    where = f"{source}: line {line}, column {column} (byte offset {bad})"
+    if not chunk:
+        return CrmWarehouseError(
+            f"{where}: the file ends inside a multi-byte {encoding} character (bytes {data[exc.start:]!r}): "
+            "the delivery looks truncated; re-deliver the complete file (and its manifest), then re-run"
+        )
+    return CrmWarehouseError(
+        f"{where}: bytes {data[exc.start:exc.end]!r} are not valid {encoding}; fix or re-deliver the file, "
+        "or correct its `encoding` in the manifest (_manifest.json), then re-run"
+    )
+
+
 def prepare(source: Path, encoding: str, scratch_dir: Path) -> PreparedFile:
     """Hash and validate `source`; transcode to UTF-8 in `scratch_dir` when it is gzip or not UTF-8."""
     digest = hashlib.sha256()
@@ -43,6 +72,7 @@ def prepare(source: Path, encoding: str, scratch_dir: Path) -> PreparedFile:
     header_done = False
     offset = 0  # bytes consumed before the current chunk
     newlines = 0  # newline bytes before the current chunk
+    line_start = 0  # byte offset where the line holding the current chunk's first byte starts
     opener = gzip.open if is_gzip else open
     out = target.open("w", encoding="utf-8", newline="") if target else None
     try:
@@ -53,12 +83,7 @@ def prepare(source: Path, encoding: str, scratch_dir: Path) -> PreparedFile:
                 try:
                     text = decoder.decode(chunk, final=final)
                 except UnicodeDecodeError as exc:
-                    bad = offset + exc.start
-                    line = newlines + chunk[: exc.start].count(b"\n") + 1
-                    raise CrmWarehouseError(
-                        f"{source}: line {line}, byte offset {bad}: bytes {chunk[exc.start:exc.end]!r} are not "
-                        f"valid {encoding}; fix the file or its manifest encoding, then re-run"
-                    ) from None
+                    raise _decode_error(source, encoding, exc, chunk, offset, newlines, line_start) from None
                 except (EOFError, OSError, gzip.BadGzipFile) as exc:
                     raise CrmWarehouseError(f"{source}: cannot be read as gzip ({exc})") from None
                 if not header_done:
@@ -71,6 +96,8 @@ def prepare(source: Path, encoding: str, scratch_dir: Path) -> PreparedFile:
                     out.write(text)
                 if final:
                     break
+                if b"\n" in chunk:
+                    line_start = offset + chunk.rindex(b"\n") + 1
                 offset += len(chunk)
                 newlines += chunk.count(b"\n")
     except (EOFError, gzip.BadGzipFile) as exc:
