@@ -14,7 +14,7 @@ Suites, two per table, named after the Dagster asset they guard:
 Raw suites are generated from the extract contract (`python -m expectations.build_raw_suites`), mart
 suites from the dbt manifest plus a few hand-written rules (`python -m expectations.build_mart_suites`).
 A "facts" column is named by convention (`row_count`, `null_count__<col>`, `duplicate_count__<a>__<b>`,
-`min__<col>`, `max__<col>`) so the SQL that computes it is derived from the suite (`expectations.facts`).
+`conflict_count__<key>`, `min__<col>`, `max__<col>`) so the SQL that computes it is derived from the suite (`expectations.facts`).
 
 Nothing here imports great_expectations at import time (it takes seconds); the runner imports it lazily.
 """

@@ -4,15 +4,17 @@ Two suites per contract entity, written to `expectations/suites/` and committed 
 committed JSON equals what this script generates, so a contract change shows up as a diff here too):
 
 * `raw.<entity>` (the rows of the raw zone): required columns present (schema), key columns not null,
-  the key unique per extract file (delta entities legitimately repeat a key across files, so uniqueness
-  is per (key, _source_file)), codes in their allowed set compared like the loader does (trimmed, any
+  codes in their allowed set compared like the loader does (trimmed, any
   case: the raw zone keeps the original case), money and quantities non-negative, bounded values within
   bounds, lineage present, and a few stricter rules the loader does not enforce (`GX_ONLY_RULES`).
 * `raw.<entity>.files` (one row per loaded extract file; see `orchestration/assets/checks.py`): at least
   one file, the newest extract at most `FRESHNESS_MAX_AGE_DAYS` before the run's as_of, the quarantine
   rate under its threshold, snapshot files not empty, the raw zone holding exactly the rows the audit
   says were loaded, and the same key/range rules computed in DuckDB over every row of the file (the row
-  suite may only see a sample of a big entity).
+  suite may only see a sample of a big entity). Key uniqueness lives here only, per file (a delta key
+  legitimately repeats across files) and by content like the loader's conflicting_duplicate_key rule: a
+  key with two different versions in one file fails, the same record twice does not (the contract loads
+  both and staging keeps one), which a row expectation cannot tell apart.
 
 `--check` exits 1 (listing the differing files) instead of writing.
 """
@@ -101,13 +103,6 @@ def rows_suite(ent: contract.Entity) -> dict:
     ]
     for key in ent.key:
         exps.append(_exp("expect_column_values_to_not_be_null", "key column not null", column=key))
-    exps.append(
-        _exp(
-            "expect_compound_columns_to_be_unique",
-            "key unique per extract file (a delta key may repeat across files: one row per version)",
-            column_list=[*ent.key, "_source_file"],
-        )
-    )
     for col in ent.columns:
         if col.codes:
             exps.append(
@@ -191,8 +186,10 @@ def files_suite(ent: contract.Entity) -> dict:
                  column=f"null_count__{key}", max_value=0)
         )
     exps.append(
-        _exp("expect_column_values_to_be_between", "every row: key unique within the file",
-             column="duplicate_count__" + "__".join(ent.key), max_value=0)
+        _exp("expect_column_values_to_be_between",
+             "every row: no key with two different versions in one file (identical duplicate rows are "
+             "allowed: the contract loads both, staging keeps one)",
+             column="conflict_count__" + "__".join(ent.key), max_value=0)
     )
     for col in ent.columns:
         bounds = _bounds(ent, col)

@@ -11,6 +11,11 @@ which facts are computed. Column names inside a fact are checked against the tab
 | `null_count__<col>`                 | `count(*) - count(col)`                             |
 | `duplicate_count__<a>__<b>...`      | `count(*) - count(DISTINCT (a, b, ...))` (rows with |
 |                                     | a NULL key part are counted by null_count instead)  |
+| `conflict_count__<a>__<b>...`       | `count(DISTINCT content) - count(DISTINCT key)`:    |
+|                                     | versions beyond one per key, where content is every |
+|                                     | column not starting with `_` (lineage); identical   |
+|                                     | duplicate rows count 0, like the loader's           |
+|                                     | conflicting_duplicate_key rule (NULL keys skipped)  |
 | `min__<col>` / `max__<col>`         | `min(col)` / `max(col)`                             |
 | `not_hash_count__<col>`             | values that are not 64 lowercase hex digits         |
 
@@ -24,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 SEP = "__"
-KINDS = ("null_count", "duplicate_count", "min", "max", "not_hash_count")
+KINDS = ("null_count", "duplicate_count", "conflict_count", "min", "max", "not_hash_count")
+KEY_KINDS = ("duplicate_count", "conflict_count")  # facts over a (compound) key
 HASH_PATTERN = "^[0-9a-f]{64}$"  # HMAC-SHA256 as hex
 
 
@@ -48,7 +54,7 @@ def parse(name: str) -> tuple[str, list[str]] | None:
     if kind not in KINDS or not rest:
         return None
     cols = rest.split(SEP)
-    if kind != "duplicate_count" and len(cols) != 1:
+    if kind not in KEY_KINDS and len(cols) != 1:
         return None
     return kind, cols
 
@@ -77,6 +83,11 @@ def select_list(suite: dict, allowed: Iterable[str]) -> list[str]:
             not_null = " AND ".join(f"{c} IS NOT NULL" for c in q)
             distinct = f"({', '.join(q)})" if len(q) > 1 else q[0]
             expr = f"count(*) FILTER (WHERE {not_null}) - count(DISTINCT {distinct}) FILTER (WHERE {not_null})"
+        elif kind == "conflict_count":
+            not_null = " AND ".join(f"{c} IS NOT NULL" for c in q)
+            content = [quote(c, allowed) for c in allowed if not c.startswith("_")]
+            expr = (f"count(DISTINCT row({', '.join(content)})) FILTER (WHERE {not_null}) "
+                    f"- count(DISTINCT row({', '.join(q)})) FILTER (WHERE {not_null})")
         elif kind == "not_hash_count":
             expr = f"count(*) FILTER (WHERE NOT regexp_full_match(CAST({q[0]} AS VARCHAR), '{HASH_PATTERN}'))"
         else:

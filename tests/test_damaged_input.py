@@ -22,6 +22,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.errors import CrmWarehouseError
@@ -99,3 +100,52 @@ def test_file_cut_inside_a_multibyte_character_names_file_line_column_and_offset
     with pytest.raises(CrmWarehouseError, match=r"line 3, column 4 \(byte offset \d+\): bytes b'\\xff' are not "
                        r"valid gbk.*encoding.*manifest"):
         transcode.prepare(gbk, "gbk", tmp_path / "scratch")
+
+
+# --- 1. identical duplicate rows ------------------------------------------------------------------------
+
+def _duplicate_first_record(path: Path, encoding: str = "utf-8") -> list[str]:
+    """Append a byte-identical copy of the file's first data record; return that record."""
+    rows = _rows(path, encoding)
+    _write_rows(path, [*rows, rows[1]], encoding)
+    return rows[1]
+
+
+def test_identical_duplicate_rows_load_and_pass_the_raw_gate(landing: Path, tmp_path: Path):
+    """The contract: the same record twice in one file is not a conflict, both load (staging keeps one,
+    see the end-to-end test below); the raw gate must agree instead of refusing the night."""
+    from datetime import date
+
+    from expectations.runner import validate_frame
+    from orchestration.assets.checks import raw_frames
+    from orchestration.raw.loader import load_new_extracts
+    from orchestration.settings import load_settings
+
+    day = _day(landing)
+    dup_delta = _duplicate_first_record(day / "communications.csv")
+    dup_snapshot = _duplicate_first_record(day / "products.csv")
+    _refresh_manifest(day)
+    settings = load_settings(landing, tmp_path / "warehouse")
+    load_new_extracts(settings.landing_dir, settings.raw_root, settings.scratch_dir)
+
+    for entity, record in (("communications", dup_delta), ("products", dup_snapshot)):
+        frames = raw_frames(settings, entity, date.fromisoformat(day.name))
+        rows = frames[0][1]
+        assert (rows[rows.columns[0]] == record[0]).sum() == 2, f"{entity}: both copies are loaded"
+        for suite, frame, _ in frames:
+            outcome = validate_frame(frame, suite)
+            assert outcome.success, outcome.summary()
+
+
+def test_conflicting_duplicates_still_fail_the_files_fact():
+    """Same key, different content in one file (the loader quarantines them; should one reach the raw zone,
+    the gate counts it); same key and same content does not count."""
+    from expectations import facts
+
+    suite = {"expectations": [{"type": "x", "kwargs": {"column": "conflict_count__k"}}]}
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('a', 1, 'f1', 2), ('a', 1, 'f1', 3), "
+                    "('b', 1, 'f1', 4), ('b', 2, 'f1', 5), ('b', 3, 'f1', 6), (NULL, 1, 'f1', 7)) "
+                    "v(k, v, _source_file, _source_line)")
+        items = facts.select_list(suite, ["k", "v", "_source_file", "_source_line"])
+        assert con.execute(f"SELECT {', '.join(items)} FROM t").fetchall() == [(2,)]
