@@ -306,6 +306,29 @@ def forget(
     say(f"logged in ops.forget_log (published with the next run): {r.record}")
 
 
+@app.command("import")
+def import_(
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Folder of the CRM's export files (CSV).")],
+    dest: Annotated[Path, typer.Argument(metavar="DEST", help="Landing folder to write DEST/<date>/ and DEST/crm.yml into.")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="YAML mapping from the export to the contract "
+                                          "(docs/mappings.md; shipped: orchestration/importing/mappings/).")],
+    date_: Annotated[str | None, typer.Option("--date", help="Extract date YYYY-MM-DD (default: the newest "
+                                              "mapped event time).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing DEST/<date>/ with different content.")] = False,
+) -> None:
+    """Turn a CRM's own export (HubSpot, Salesforce, ...) into a contract extract folder with a mapping file.
+
+    Writes DEST/<date>/<entity>.csv and _manifest.json (last) and merges DEST/crm.yml (currency, entities).
+    Unmapped code values pass through (the loader quarantines them as unknown_code) and are listed."""
+    from orchestration.importing.importer import import_export
+
+    try:
+        import_export(mapping, src, dest, _date(date_, "--date"), replace,
+                      log=lambda m: console.print(m, highlight=False, soft_wrap=True))
+    except CrmWarehouseError as exc:
+        _fail(exc)
+
+
 def print_summary(published_db: Path, elapsed: float) -> None:
     """Row counts, quarantine by reason and where things are, read from the published file."""
     import duckdb
