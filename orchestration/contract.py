@@ -380,6 +380,19 @@ ENTITIES: tuple[Entity, ...] = (
 )
 
 ENTITY_BY_NAME: dict[str, Entity] = {e.name: e for e in ENTITIES}
+
+#: The CRM modules and the entities each delivers. A site may deliver only some modules (or some entities of
+#: a module): its site configuration (`crm.yml`, orchestration/site.py) says which; the marts of an absent
+#: module exist empty and `ops.module_status` says why.
+MODULES: dict[str, tuple[str, ...]] = {
+    "customer": ("customers", "customer_relationships", "communications", "behavior_events"),
+    "sales": ("products", "sales_reps", "sales_targets", "orders", "order_items", "opportunities"),
+    "marketing": ("campaigns", "campaign_spend", "campaign_members"),
+    "service": ("service_plans", "service_tickets"),
+}
+MODULE_OF: dict[str, str] = {e: m for m, ents in MODULES.items() for e in ents}
+#: Every site delivers customers: every other entity hangs off them.
+ALWAYS_DELIVERED = ("customers",)
 # ENTITIES is already in load order: every parent comes before its children.
 LOAD_ORDER: tuple[str, ...] = tuple(e.name for e in ENTITIES)
 
@@ -404,6 +417,7 @@ def _check_load_order() -> None:
 
 
 _check_load_order()
+assert sorted(MODULE_OF) == sorted(ENTITY_BY_NAME), "every entity belongs to exactly one module"
 
 
 def markdown_tables() -> str:

@@ -34,13 +34,14 @@ import duckdb
 
 from expectations import facts
 from expectations.runner import load_suite, suite_path
-from orchestration import contract
+from orchestration import contract, site_scope
 from orchestration.assets.dbt import crm_dbt_models
 from orchestration.assets.ingest import RAW_KEYS, resolve_as_of
 from orchestration.assets.resources import WarehouseResource
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.zone import RawZone
 from orchestration.settings import Settings, load_ops_settings
+from orchestration.site import load_site
 
 CHECK_NAME = "great_expectations"
 FULL_FRAME_MAX_ROWS = 50_000  # validate every row up to this size ...
@@ -246,11 +247,15 @@ def _raw_check(entity: str) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings()
+        site = load_site(settings.landing_dir)
+        if not site.delivers(entity):
+            yield _not_applicable(f"the site does not deliver {entity} ({site.source})")
+            return
         frames = raw_frames(settings, entity, resolve_as_of(warehouse))
         yield from run_suites(
             context, settings, key, frames,
-            "fix the extract and replace that day with `crm-warehouse reload --date <date>` "
-            "(or correct the suite in expectations/ if the rule is wrong)",
+            "fix the extract file and deliver the day again (the refused night is rolled back, no `reload` "
+            "needed), or correct the suite in expectations/ if the rule is wrong",
         )
 
     return _check
@@ -269,12 +274,61 @@ def _mart_check(model: str) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings()
-        yield from run_suites(
-            context, settings, key, mart_frames(settings, model),
-            "fix the dbt model (or the suite in expectations/suites/ if the rule is wrong) and re-run",
-        )
+        frames = mart_frames(settings, model)
+        if frames[0][2]["rows_total"] == 0:
+            site = load_site(settings.landing_dir)
+            missing = sorted(e for e in site_scope.model_entities(model) if not site.delivers(e))
+            if missing:
+                yield _not_applicable(
+                    f"marts.{model} is empty: the site does not deliver {', '.join(missing)} ({site.source})"
+                )
+                return
+        what_to_do = "fix the dbt model (or the suite in expectations/suites/ if the rule is wrong) and re-run"
+        if frames[0][2]["rows_total"] == 0:  # say where the rows vanished
+            upstream = upstream_load_summary(settings, model)
+            context.log.warning(f"marts.{model} is empty; upstream: {upstream}")
+            what_to_do = f"the mart is empty; upstream: {upstream}; {what_to_do}"
+        yield from run_suites(context, settings, key, frames, what_to_do)
 
     return _check
+
+
+def _not_applicable(why: str) -> dg.AssetCheckResult:
+    """A gate that has nothing to check on this site passes, and says why (shown in the Dagster UI)."""
+    return dg.AssetCheckResult(passed=True, metadata={"skipped": why}, description=f"skipped: {why}")
+
+
+def upstream_load_summary(settings: Settings, model: str) -> str:
+    """Per raw entity upstream of `model`: rows in files, loaded and quarantined by reason (the load audit and
+    the quarantine), so an empty mart's gate says where the rows vanished."""
+    entities = sorted(site_scope.model_entities(model))
+    audit = load_audit(settings.raw_root)
+    parts = []
+    zone = RawZone(settings.raw_root)
+    with duckdb.connect() as con:
+        con.register("audit", audit)
+        reasons: dict[str, str] = {}
+        glob = zone.meta_glob("quarantine")
+        if zone.has_files(glob):
+            rows = con.execute(
+                "SELECT entity, reason, count(*) FROM read_parquet($glob, union_by_name = true) "
+                "WHERE list_contains($entities, entity) GROUP BY 1, 2 ORDER BY 1, 3 DESC",
+                {"glob": glob, "entities": entities},
+            ).fetchall()
+            for ent, reason, n in rows:
+                reasons[ent] = (reasons[ent] + ", " if ent in reasons else "") + f"{reason} {n}"
+        totals = dict(
+            (e, (f, q, r)) for e, f, q, r in con.execute(
+                "SELECT entity, sum(rows_in_file), sum(rows_quarantined), sum(rows_loaded) FROM audit "
+                "WHERE list_contains($entities, entity) GROUP BY 1",
+                {"entities": entities},
+            ).fetchall()
+        )
+    for ent in entities:
+        in_file, quarantined, loaded = totals.get(ent, (0, 0, 0))
+        detail = f" ({reasons[ent]})" if ent in reasons else ""
+        parts.append(f"raw.{ent}: {in_file} rows in files, {loaded} loaded, {quarantined} quarantined{detail}")
+    return "; ".join(parts)
 
 
 def marts_with_suites() -> list[str]:

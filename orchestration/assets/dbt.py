@@ -27,9 +27,11 @@ from dagster_dbt import (
 )
 from packaging.version import Version
 
+from orchestration import contract, site_scope
 from orchestration.assets.ingest import resolve_as_of
 from orchestration.assets.resources import WarehouseResource
 from orchestration.raw.zone import RawZone
+from orchestration.site import load_site
 from orchestration.testing_hooks import pause_point
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -108,7 +110,7 @@ def crm_dbt_models(
     full_refresh = config.full_refresh or bool(rebuild_reasons)
     if rebuild_reasons and not config.full_refresh:
         context.log.info(f"full refresh of incremental models: {'; '.join(rebuild_reasons)}")
-    args = NIGHTLY_BUILD_ARGS + (["--full-refresh"] if full_refresh else [])
+    args = NIGHTLY_BUILD_ARGS + (["--full-refresh"] if full_refresh else []) + site_test_exclusions(context)
     with dbt_as_of(as_of):  # every relative rule (churn, windows, recency) uses the run's logical date
         invocation = dbt.cli(args, context=context, target_path=dbt_target_path(warehouse))
     yield from invocation.stream()
@@ -129,8 +131,23 @@ def crm_dbt_campaign_report(context: dg.AssetExecutionContext, dbt: DbtCliResour
     ml.campaign_effects (dbt source `ml`, written by the ML step) and builds reports.rpt_campaign with its
     tests. Grain: one row per campaign_id."""
     with dbt_as_of(resolve_as_of(warehouse)):
-        invocation = dbt.cli(NIGHTLY_BUILD_ARGS, context=context, target_path=dbt_target_path(warehouse))
+        invocation = dbt.cli(NIGHTLY_BUILD_ARGS + site_test_exclusions(context), context=context,
+                             target_path=dbt_target_path(warehouse))
     yield from invocation.stream()
+
+
+def site_test_exclusions(context: dg.AssetExecutionContext) -> list[str]:
+    """`--exclude <tests>` for the dbt tests on models fed only by entities this site does not deliver
+    (crm.yml; orchestration/site_scope.py): those models build empty and are not tested."""
+    site = load_site()
+    skipped = site_scope.skipped_tests(site)
+    if not skipped:
+        return []
+    context.log.info(
+        f"site {site.name} ({site.source}) does not deliver {', '.join(sorted(set(contract.LOAD_ORDER) - set(site.entities)))}: "
+        f"{len(skipped)} dbt tests on the models they feed are skipped"
+    )
+    return ["--exclude", " ".join(skipped)]
 
 
 AS_OF_ENV = "CRM_AS_OF"  # read by the dbt macro customer_as_of_literal() (macros/customer_dates.sql)

@@ -7,6 +7,7 @@ the contract allow-list (see `sqlnames`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, timedelta
 
 from orchestration import contract
@@ -29,10 +30,13 @@ def parse_reason(error_type: str, column_type: str | None) -> str:
     return contract.UNPARSEABLE_VALUE
 
 
-def row_rule_sql(ent: contract.Entity, extract_date: date) -> tuple[str, dict]:
+def row_rule_sql(
+    ent: contract.Entity, extract_date: date, delivered: Collection[str] = contract.LOAD_ORDER
+) -> tuple[str, dict]:
     """SQL creating temp table `checked_rows` = parsed rows + `_reason`, `_column` (NULL when clean).
 
-    Orphan checks read temp tables `parent_keys_<entity>` (one `key` column) prepared by the loader.
+    Orphan checks read temp tables `parent_keys_<entity>` (one `key` column) prepared by the loader; a
+    foreign key to an entity the site does not deliver (`delivered`, from crm.yml) is not checked.
     """
     params: dict = {"cutoff": extract_date + timedelta(days=1)}
     cases: list[tuple[str, str, str | None]] = []  # (condition, reason, column)
@@ -58,7 +62,7 @@ def row_rule_sql(ent: contract.Entity, extract_date: date) -> tuple[str, dict]:
     for col in ent.columns:
         if col.event_time:
             cases.append((f"{quote(ent, col.name)} >= $cutoff", contract.FUTURE_TIMESTAMP, col.name))
-    for col in ent.foreign_keys:
+    for col in checked_foreign_keys(ent, delivered):
         q = quote(ent, col.name)
         cases.append(
             (
@@ -88,6 +92,11 @@ def row_rule_sql(ent: contract.Entity, extract_date: date) -> tuple[str, dict]:
         FROM flagged
     """
     return sql, params
+
+
+def checked_foreign_keys(ent: contract.Entity, delivered: Collection[str]) -> list[contract.Column]:
+    """The foreign keys whose parent entity the site delivers (the others cannot be checked)."""
+    return [c for c in ent.foreign_keys if c.references in delivered]
 
 
 def field_checks(ent: contract.Entity) -> list[tuple[str, str, str]]:

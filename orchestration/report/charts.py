@@ -11,7 +11,13 @@ import altair as alt
 import pandas as pd
 import vl_convert
 
-CURRENCY = "CNY"
+CURRENCY = "CNY"  # the site currency of the page being rendered (set by render.render from ops.module_status)
+
+
+def set_currency(code: str) -> None:
+    """Label money in charts and tables with the site currency (ISO 4217) of the published warehouse."""
+    global CURRENCY
+    CURRENCY = code
 WIDTH, HEIGHT = 470, 220
 MONEY = ",.0f"
 PCT = ".0%"

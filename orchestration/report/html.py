@@ -12,7 +12,7 @@ from html import escape
 
 import pandas as pd
 
-from orchestration.report.charts import CURRENCY
+from orchestration.report import charts
 
 DASH = "–"
 
@@ -24,7 +24,7 @@ def _missing(v) -> bool:
 
 
 def money(v) -> str:
-    return DASH if _missing(v) else f"{CURRENCY} {float(v):,.0f}"
+    return DASH if _missing(v) else f"{charts.CURRENCY} {float(v):,.0f}"
 
 
 def integer(v) -> str:

@@ -40,6 +40,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "ops.load_audit": ("extract_date", "entity", "rows_in_file", "rows_loaded", "rows_quarantined",
                        "rows_released", "loaded_at"),
     "ops.publish_log": ("publish_id", "as_of", "published_at", "table_name", "row_count"),
+    "ops.module_status": ("module", "status", "entities_not_delivered", "site", "currency"),
 }
 
 
@@ -53,6 +54,10 @@ class Query:
 
 
 QUERIES: tuple[Query, ...] = (
+    # --- the site: which CRM modules it delivers, its currency -----------------------------------
+    Query("module_status", ("ops.module_status",), """
+        SELECT module, status, entities_not_delivered, site, currency FROM ops.module_status ORDER BY module
+    """),
     # --- freshness ---------------------------------------------------------------------------------
     Query("publishes", ("ops.publish_log",), """
         SELECT publish_id, as_of, published_at, count(*) AS tables, sum(row_count)::BIGINT AS rows

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.report import charts, queries, sections
 from orchestration.report import html as h
-from orchestration.report import queries, sections
 from orchestration.report.queries import ReportData
 
 TITLE = "CRM warehouse report"
@@ -32,6 +32,7 @@ class ReportResult:
 
 def render(data: ReportData, source_name: str) -> tuple[str, list[h.Section]]:
     """The page's HTML and its sections."""
+    charts.set_currency(sections.site_currency(data))
     built = [build(data) for build in sections.ALL]
     footer = (f"Built from the published warehouse {source_name} (read-only; aggregates only, no personal "
               "data). Regenerated after every publish; `crm-warehouse report` rebuilds it.")

@@ -26,6 +26,24 @@ def _why_missing(data: ReportData, *names: str) -> str | None:
     return "; ".join(reasons) + "." if reasons else None
 
 
+def site_currency(data: ReportData) -> str:
+    """The site currency (ops.module_status), CNY for a file published before it existed."""
+    status = data.get("module_status")
+    return str(status["currency"].iloc[0]) if _has_rows(status) else "CNY"
+
+
+def _module_absent(data: ReportData, module: str, what: str) -> str | None:
+    """'no <what> data: ...' when the site does not deliver `module` at all (ops.module_status), else None."""
+    status = data.get("module_status")
+    if not _has_rows(status):
+        return None
+    row = status[status["module"] == module]
+    if len(row) and row["status"].iloc[0] == "absent":
+        return (f"no {what} data: this site ({row['site'].iloc[0]}) does not deliver the {module} module "
+                "(see crm.yml and ops.module_status).")
+    return None
+
+
 def _last_months(df: pd.DataFrame, n: int = 12) -> pd.DataFrame:
     return df.sort_values("month", ascending=False).head(n)
 
@@ -83,7 +101,9 @@ def sales(data: ReportData) -> h.Section:
     s = h.Section("sales", "Sales",
                   f"Net revenue = completed orders after discounts ({charts.CURRENCY}), from "
                   "reports.rpt_sales; attainment = a rep's net revenue over the rep's monthly target.",
-                  unavailable=_why_missing(data, "sales_monthly"))
+                  unavailable=_module_absent(data, "sales", "sales") or _why_missing(data, "sales_monthly"))
+    if _module_absent(data, "sales", "sales"):
+        return s
     by_cat, by_region = data.get("sales_by_category"), data.get("sales_by_region")
     monthly, reps = data.get("sales_monthly"), data.get("rep_attainment")
     if _has_rows(by_cat):
@@ -122,9 +142,9 @@ def campaigns(data: ReportData) -> h.Section:
                   "Reach, funnel and conversions per campaign, from reports.rpt_campaign. Attributed revenue "
                   "and ROI are NOT causal (they credit every order of a treated member); see the campaign "
                   "effects below for causal estimates.",
-                  unavailable=_why_missing(data, "campaigns"))
+                  unavailable=_module_absent(data, "marketing", "campaign") or _why_missing(data, "campaigns"))
     camps = data.get("campaigns")
-    if not _has_rows(camps):
+    if not _has_rows(camps) or _module_absent(data, "marketing", "campaign"):
         return s
     camps = camps.assign(label=camps["campaign_id"].astype(str).map(_campaign_labels(data)))
     s.figures.append(_figure("chart-campaign-funnel", "Funnel: opened, clicked, responded",
@@ -161,9 +181,10 @@ def campaign_effects(data: ReportData) -> h.Section:
                   "confidence intervals (ml.campaign_effects; the primary method per campaign and outcome: "
                   "regression-adjusted for randomised campaigns, AIPW for observational ones). An interval "
                   "crossing the dashed zero line is not significant.",
-                  unavailable=_why_missing(data, "campaign_effects"))
+                  unavailable=_module_absent(data, "marketing", "campaign")
+                  or _why_missing(data, "campaign_effects"))
     effects = data.get("campaign_effects")
-    if effects is None:
+    if effects is None or _module_absent(data, "marketing", "campaign"):
         return s
     primary = effects[effects["is_primary"].fillna(False).astype(bool)].copy()
     if primary.empty:
@@ -218,7 +239,9 @@ def service(data: ReportData) -> h.Section:
     s = h.Section("service", "Customer service",
                   "Tickets by month opened, from reports.rpt_service. Breaches are counted per ticket "
                   "opened; CSAT = share of rated tickets scoring 4 or 5.",
-                  unavailable=_why_missing(data, "service_monthly"))
+                  unavailable=_module_absent(data, "service", "service") or _why_missing(data, "service_monthly"))
+    if _module_absent(data, "service", "service"):
+        return s
     by_prio, monthly = data.get("service_by_priority"), data.get("service_monthly")
     latest = data.get("service_latest")
     if _has_rows(by_prio):
