@@ -125,6 +125,15 @@ def reload(
     _run(landing, warehouse, None, False, (d,))
 
 
+def _warn_skipped_folders(landing_dir: Path) -> None:
+    """One console line per landing folder the run will not load (no manifest yet, not a date); the run's
+    own log (Dagster's ingest step) has them too, but it goes to the log file."""
+    from orchestration.raw.landing import skipped_folder_warnings
+
+    for warning in skipped_folder_warnings(landing_dir):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
 def _run(landing, warehouse, as_of, full_refresh, reload_dates) -> None:
     from orchestration.runner import default_log_file, run_warehouse
 
@@ -136,6 +145,7 @@ def _run(landing, warehouse, as_of, full_refresh, reload_dates) -> None:
         t0 = time.perf_counter()
         log_file = default_log_file(settings)
         console.print(f"log: {log_file}", highlight=False)
+        _warn_skipped_folders(settings.landing_dir)
         with _spinner("running the warehouse refresh (ingest → dbt → publish)…"):
             outcome = run_warehouse(settings, full_refresh=full_refresh, reload_dates=reload_dates, log_file=log_file)
     except CrmWarehouseError as exc:

@@ -54,6 +54,27 @@ def complete_extract_dates(landing_dir: Path) -> list[date]:
     return sorted(dates)
 
 
+def skipped_folder_warnings(landing_dir: Path) -> list[str]:
+    """One warning per landing folder that is not loaded: a date folder without `_manifest.json` (still
+    being delivered?), a folder whose name is not an extract date. Folders named `_*` or `.*` (e.g. the
+    generator's `_truth/`) are not extracts and are passed over silently."""
+    if not landing_dir.is_dir():
+        return []
+    warnings = []
+    for child in sorted(landing_dir.iterdir()):
+        if not child.is_dir() or child.name.startswith(("_", ".")):
+            continue
+        try:
+            is_date = bool(_DATE_DIR.match(child.name)) and date.fromisoformat(child.name) is not None
+        except ValueError:
+            is_date = False
+        if not is_date:
+            warnings.append(f"{child}: folder name is not an extract date (YYYY-MM-DD), skipped")
+        elif not (child / contract.MANIFEST_NAME).is_file():
+            warnings.append(f"{child}: no {contract.MANIFEST_NAME} yet, skipped (still being delivered?)")
+    return warnings
+
+
 def read_extract(landing_dir: Path, extract_date: date) -> Extract:
     """Parse and check one folder's manifest; every problem names the manifest file."""
     folder = landing_dir / extract_date.isoformat()
