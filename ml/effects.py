@@ -23,6 +23,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from .aipw import CLIP, aipw_att, att_from_nuisances
+from .covariates import MIN_FREQUENCY, covariate_matrix
 from .lift import MIN_CONTROL_CONVERSIONS, bootstrap_lift, lift_allowed, relative_lift
 from .runs import _json
 from .threads import one_thread
@@ -224,14 +225,18 @@ def estimate_campaign_effects(
     log1p_covariates: bool = True,
     alpha: float = 0.05,
     random_state: int = 0,
+    categorical: Sequence[str] | None = None,
+    min_frequency: int = MIN_FREQUENCY,
+    impute_missing: bool = False,
 ) -> pd.DataFrame:
     """Effect estimates for every campaign × outcome → the rows of `ml.campaign_effects`.
 
     Takes
       members: one row per unit and campaign with columns `campaign` (campaign_id), `treatment` (0/1 or bool:
         randomised → 1 treatment group, 0 control group; observational → 1 targeted member, 0 eligible
-        non-targeted customer of the same period), every outcome column (conversion 0/1, revenue, ... in
-        the attribution window) and the `covariates` (numeric, no NaN, measured before `assigned_at`).
+        non-targeted customer of the same period), every outcome column (conversion 0/1, revenue, visits,
+        ... in the attribution window) and the `covariates` (measured before `assigned_at`): numeric
+        columns (no NaN unless `impute_missing`) and categorical ones (one-hot encoded).
       design: "randomised" / "observational" for all campaigns, a mapping campaign_id → design, or None
         to read a `design` column of `members`.
       n_bootstrap: lift CI replicates (0 skips the CI). min_control_conversions: the E guard (`ml.lift`).
@@ -239,6 +244,10 @@ def estimate_campaign_effects(
       log1p_covariates: Lin's regression uses log1p of non-negative covariates (skewed counts/money).
       alpha: 1 − CI level. random_state: base seed (each campaign × outcome derives its own from it and
         the ids, so results do not depend on the order or the set of campaigns in `members`).
+      categorical / min_frequency / impute_missing: how covariate columns become the matrix of every
+        model (`ml.covariates.covariate_matrix`, a ColumnTransformer fitted per campaign): the categorical
+        covariates (default: the non-numeric ones), the OneHotEncoder `min_frequency`, and whether NaN in
+        numeric covariates is imputed (median + missing indicator) instead of an error.
 
     Returns one row per campaign × outcome × method, columns `EFFECT_COLUMNS`:
       campaign_id, outcome, design ("randomised" | "observational"), estimand ("ate" | "att"),
@@ -261,7 +270,6 @@ def estimate_campaign_effects(
         raise ValueError(f"estimate_campaign_effects: missing column(s) {missing}")
     rows: list[dict] = []
     t_all = binary_vector(members[treatment], treatment)
-    X_all = numeric_matrix(members, covariates)
     Y_all = numeric_matrix(members, outcomes)
     design_col = members["design"].to_numpy() if design is None else None
     for cid, idx in sorted(members.groupby(campaign, sort=True).indices.items()):
@@ -276,7 +284,9 @@ def estimate_campaign_effects(
             d = vals[0]
         if d not in DESIGNS:
             raise ValueError(f"campaign {cid}: design must be one of {DESIGNS}, got {d!r}")
-        t, X = t_all[idx], X_all[idx]
+        t = t_all[idx]
+        X, _ = covariate_matrix(members.iloc[idx], covariates, categorical, min_frequency=min_frequency,
+                                impute_missing=impute_missing)
         for j, out in enumerate(outcomes):
             y = Y_all[idx, j]
             rows += _effect_rows(cid, out, d, y, t, X, n_bootstrap=n_bootstrap,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .clustering import SegmentModel
 from .explain import SegmentExplanation, explain_segments
+from .naming import cluster_profile, profile_names
 from .rfm import rfm_scores
 from .runs import make_run_id, model_run_record
 from .stability import label_retention
@@ -22,7 +23,7 @@ from .validation import customer_frame
 
 RFM_INPUTS = ("recency_days", "frequency", "monetary")
 CUSTOMER_SEGMENT_COLUMNS = ["run_id", "customer_id", "cluster_id", "segment_name", "rfm_segment", "rfm_code",
-                            "r_score", "f_score", "m_score"]
+                            "r_score", "f_score", "m_score", "recency_days", "frequency", "monetary"]
 PROFILE_COLUMNS = ["run_id", "cluster_id", "segment_name", "n_customers", "share", "feature", "mean", "median",
                    "centroid", "centroid_z"]
 
@@ -53,7 +54,9 @@ def customer_segments_frame(
     the three RFM input columns — recency, frequency, monetary — which may or may not be model features)
     and the run id. Returns one row per customer with columns
       run_id, customer_id, cluster_id (int64, persistent), segment_name, rfm_segment, rfm_code,
-      r_score, f_score, m_score (Int64, <NA> for no_purchase), then every model feature (raw values).
+      r_score, f_score, m_score (Int64, <NA> for no_purchase), recency_days, frequency, monetary (the raw
+      RFM inputs the scores rank: days since the last purchase, NaN without one; purchases; their value),
+      then every model feature that is not one of those (raw values).
     """
     frame = customer_frame(features, list(dict.fromkeys([*model.feature_names_in_, *rfm_columns])))
     cluster = model.predict(frame[model.feature_names_in_])
@@ -62,8 +65,11 @@ def customer_segments_frame(
                         "segment_name": model.segment_name(cluster)})
     for col in ("rfm_segment", "rfm_code", "r_score", "f_score", "m_score"):
         out[col] = rfm[col].to_numpy()
+    for col, src in zip(RFM_INPUTS, rfm_columns, strict=True):
+        out[col] = frame[src].to_numpy(dtype=float)
     for col in model.feature_names_in_:
-        out[col] = frame[col].to_numpy(dtype=float)
+        if col not in out.columns:
+            out[col] = frame[col].to_numpy(dtype=float)
     return out
 
 
@@ -98,6 +104,19 @@ def segment_profiles_frame(model: SegmentModel, features: pd.DataFrame, cluster_
                           ignore_index=True)
     out["cluster_id"] = out["cluster_id"].astype(np.int64)
     return out[PROFILE_COLUMNS]
+
+
+def name_by_profile(model: SegmentModel, frame: pd.DataFrame, labels, previous: SegmentModel | None) -> None:
+    """Set `model.segment_names_` from the clusters' raw profiles (`ml.naming`: tenure, activity,
+    discount ratio, value, frequency of the model features and RFM inputs in `frame`). On a retrain the
+    clusters matched to `previous` keep their names; only fresh clusters are named by the rules."""
+    profile, population = cluster_profile(frame, labels)
+    keep = {} if previous is None else {
+        int(i): previous.segment_names_[int(i)] for i in model.segment_names_ if int(i) in previous.segment_names_
+    }
+    fresh = profile.loc[[i for i in profile.index if int(i) not in keep]]
+    names = {**model.segment_names_, **keep, **profile_names(fresh, population, taken=keep)}
+    model.segment_names_ = {int(i): names[int(i)] for i in sorted(model.segment_names_)}
 
 
 def segment_customers(
@@ -143,6 +162,7 @@ def segment_customers(
     model = SegmentModel(k=k, k_range=k_range, n_init=n_init, random_state=random_state, **model_params)
     model.fit(frame[cols], previous=previous)
     labels = model.labels_
+    name_by_profile(model, frame, labels, previous)
     params = {**model.params_dict(), "features": cols, "explain_max_depth": max_depth}
     rid = run_id or make_run_id("segments", as_of, model.training_hash_, params)
     explanation = explain_segments(frame[cols], labels, model.segment_names_, max_depth=max_depth, random_state=random_state)

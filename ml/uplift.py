@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from .covariates import MIN_FREQUENCY, covariate_matrix
 from .nuisance import fit_predict, outcome_model
 from .qini import curve_points, uplift_metrics
 from .ranking import tied_quantile_scores
@@ -134,12 +135,17 @@ def score_campaign_uplift(
     n_points: int = 100,
     random_state: int = 0,
     max_train_rows: int | None = 200_000,
+    categorical: Sequence[str] | None = None,
+    min_frequency: int = MIN_FREQUENCY,
+    impute_missing: bool = False,
 ) -> UpliftResult:
     """Cross-fitted uplift scores, deciles, held-out evaluation and curve points for each randomised campaign.
 
     Takes
       members: one row per campaign member: `campaign`, `customer`, `treatment` (0/1: treatment vs control
-        group), `outcome` and the pre-assignment `covariates` (numeric, no NaN).
+        group), `outcome` and the pre-assignment `covariates` (numeric and categorical columns, made a
+        matrix per campaign by `ml.covariates.covariate_matrix` with `categorical`, `min_frequency`,
+        `impute_missing`, as in `ml.effects.estimate_campaign_effects`).
       design: "randomised" for all, a mapping campaign_id → design, or None to read a `design` column.
         Observational campaigns are skipped (listed in `skipped`): they get no score.
       learner / nuisance / final / n_folds / random_state / max_train_rows: see `uplift_scores`.
@@ -165,7 +171,8 @@ def score_campaign_uplift(
             continue
         t = binary_vector(grp[treatment], treatment)
         y = numeric_matrix(grp, [outcome])[:, 0]
-        X = numeric_matrix(grp, list(covariates))
+        X, _ = covariate_matrix(grp, list(covariates), categorical, min_frequency=min_frequency,
+                                impute_missing=impute_missing)
         seed = random_state + zlib.crc32(f"{cid}|{outcome}".encode()) % 100_000
         s, fold = uplift_scores(y, t, X, learner=learner, nuisance=nuisance, final=final, n_folds=n_folds,
                                 random_state=seed, max_train_rows=max_train_rows)

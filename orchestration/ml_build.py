@@ -53,6 +53,7 @@ from ml.silhouette import silhouettes
 from ml.stability import label_retention
 from ml.uplift import CURVE_TABLE_COLUMNS, CUSTOMER_UPLIFT_COLUMNS, METRIC_COLUMNS
 from orchestration import ml_inputs
+from orchestration.ml_settings import MlSettings
 from orchestration.ml_tables import EFFECT_TYPES, ML_TABLES, STORE_SCHEMA
 
 RANDOM_STATE = 0
@@ -232,18 +233,31 @@ def segment_tables(
 # --- campaigns ------------------------------------------------------------------------------------
 
 
-def campaign_tables(units: pd.DataFrame, as_of: date) -> tuple[dict[str, pd.DataFrame], dict]:
-    """campaign_effects, customer_uplift, uplift_curves and their model_runs rows; a summary for the UI."""
+def campaign_tables(
+    units: pd.DataFrame, as_of: date, settings: MlSettings | None = None
+) -> tuple[dict[str, pd.DataFrame], dict]:
+    """campaign_effects, customer_uplift, uplift_curves and their model_runs rows; a summary for the UI.
+
+    `settings` (crm.yml `ml:`) chooses the outcomes and covariates; categorical covariates are one-hot
+    encoded and a missing numeric value (recency of a never-purchasing customer) is imputed with a missing
+    indicator, by the ColumnTransformer of `ml.covariates`."""
+    settings = settings or MlSettings()
     as_of_s = as_of.isoformat()
-    covs = ml_inputs.CAMPAIGN_COVARIATES
-    inputs = units[["campaign_id", "customer_id", "design", "treated", *ml_inputs.CAMPAIGN_OUTCOMES, *covs]]
+    covs = list(settings.campaign_covariates)
+    outcomes = list(settings.campaign_outcomes)
+    matrix = {
+        "categorical": list(settings.categorical_covariates),
+        "min_frequency": settings.covariate_min_frequency,
+        "impute_missing": True,
+    }
+    inputs = units[["campaign_id", "customer_id", "design", "treated", *outcomes, *covs]]
     if units.empty:
         effects = pd.DataFrame(columns=list(EFFECT_TYPES)[:-1])
     else:
         effects = estimate_campaign_effects(
-            units, covs, ml_inputs.CAMPAIGN_OUTCOMES, None, random_state=RANDOM_STATE, **EFFECT_PARAMS
+            units, covs, outcomes, None, random_state=RANDOM_STATE, **EFFECT_PARAMS, **matrix
         )
-    effect_params = {**EFFECT_PARAMS, "covariates": covs, "outcomes": ml_inputs.CAMPAIGN_OUTCOMES}
+    effect_params = {**EFFECT_PARAMS, "covariates": covs, "outcomes": outcomes, **matrix}
     primary = effects[effects["is_primary"].astype(bool)]
     effect_metrics = {
         "campaigns": int(effects["campaign_id"].nunique()),
@@ -263,14 +277,14 @@ def campaign_tables(units: pd.DataFrame, as_of: date) -> tuple[dict[str, pd.Data
         (arms["sum"] < MIN_UPLIFT_ARM) | (arms["count"] - arms["sum"] < MIN_UPLIFT_ARM)
     ].tolist()
     randomised = randomised[~randomised["campaign_id"].isin(too_small)]
-    upl_params = {**UPLIFT_PARAMS, "covariates": covs, "outcome": UPLIFT_OUTCOME}
+    upl_params = {**UPLIFT_PARAMS, "covariates": covs, "outcome": UPLIFT_OUTCOME, **matrix}
     if randomised.empty:
         cu = pd.DataFrame(columns=CUSTOMER_UPLIFT_COLUMNS)
         uc = pd.DataFrame(columns=CURVE_TABLE_COLUMNS)
         metrics = pd.DataFrame(columns=METRIC_COLUMNS)
     else:
         uplift = score_campaign_uplift(
-            randomised, covs, UPLIFT_OUTCOME, None, random_state=RANDOM_STATE, **UPLIFT_PARAMS
+            randomised, covs, UPLIFT_OUTCOME, None, random_state=RANDOM_STATE, **UPLIFT_PARAMS, **matrix
         )
         cu, uc, metrics = uplift.customer_uplift, uplift.uplift_curves, uplift.metrics
     ids = units[["campaign_id", "customer_id", "master_customer_id"]]
@@ -398,19 +412,25 @@ def write_ml_tables(
 
 
 def build_ml(
-    con: duckdb.DuckDBPyConnection, as_of: date, retrain: bool, log: Callable[[str], None] = print
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    retrain: bool,
+    log: Callable[[str], None] = print,
+    settings: MlSettings | None = None,
 ) -> tuple[dict[str, int], dict, dict]:
     """Read the input frames, run every model and write the ml tables. Returns (row counts, segment
-    summary, campaign summary). The plain-function core of the `ml_models` asset (tests call it too)."""
+    summary, campaign summary). The plain-function core of the `ml_models` asset (tests call it too).
+    `settings`: the site's `ml:` settings (crm.yml; default: `MlSettings()`)."""
+    settings = settings or MlSettings()
     started = time.perf_counter()
-    features = ml_inputs.segment_features(con, as_of)
+    features = ml_inputs.segment_features(con, as_of, settings.rfm_window_days)
     units = ml_inputs.campaign_units(con, as_of)
     t_inputs = time.perf_counter()
     seg, seg_summary, blob = segment_tables(
         features, as_of, saved_model(con, as_of), _previous_labels(con, as_of), retrain, log
     )
     t_seg = time.perf_counter()
-    camp, camp_summary = campaign_tables(units, as_of)
+    camp, camp_summary = campaign_tables(units, as_of, settings)
     t_camp = time.perf_counter()
     tables = {
         **seg,

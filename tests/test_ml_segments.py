@@ -169,7 +169,10 @@ def test_explain_segments_fidelity_and_rules(result):
 def test_segment_tables(result, customers):
     feats, _ = customers
     cs = result.customer_segments
-    assert list(cs.columns) == CUSTOMER_SEGMENT_COLUMNS + list(feats.columns)
+    # the raw RFM inputs sit beside the scores; the other model features follow
+    assert list(cs.columns) == CUSTOMER_SEGMENT_COLUMNS + [c for c in feats.columns if c not in CUSTOMER_SEGMENT_COLUMNS]
+    assert np.allclose(cs.set_index("customer_id")[["recency_days", "frequency", "monetary"]],
+                       feats[["recency_days", "frequency", "monetary"]])
     assert len(cs) == len(feats) and cs["customer_id"].is_unique
     assert (cs["segment_name"] == cs["cluster_id"].map(result.model.segment_names_)).all()
     assert ((cs["frequency"] == 0) == (cs["rfm_segment"] == "no_purchase")).all()

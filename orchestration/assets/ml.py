@@ -136,9 +136,12 @@ def ml_models(context: dg.AssetExecutionContext, config: MlConfig, warehouse: Wa
             "no complete extract and no CRM_AS_OF: the ML step has no as_of date to measure features at"
         )
     from orchestration.ml_build import build_ml  # scikit-learn: imported when the step runs
+    from orchestration.site import load_site
 
+    site = load_site(settings.landing_dir)  # crm.yml `ml:`: outcomes, covariates, RFM window
+    context.log.info(f"ml settings ({site.source}): {site.ml}")
     with duckdb.connect(str(settings.work_db)) as con:
-        counts, seg, camp = build_ml(con, as_of, config.retrain, log=context.log.info)
+        counts, seg, camp = build_ml(con, as_of, config.retrain, log=context.log.info, settings=site.ml)
     for name, key in ML_KEYS.items():
         yield dg.MaterializeResult(asset_key=key, metadata=_metadata(name, counts[name], as_of, seg, camp))
 

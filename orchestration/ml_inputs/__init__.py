@@ -6,7 +6,11 @@
 | `campaign_units.sql`      | one row per campaign and unit: treatment, outcomes, covariates  | ml.campaign_effects, uplift    |
 |                           | measured before each unit's assigned_at                         |                                |
 
-The SQL takes one parameter, `$as_of` (the run's logical date); no value is ever formatted into it.
+The SQL takes the run's logical date `$as_of` (never the clock) and, for the segment features, the RFM
+window `$rfm_window_days` (NULL = the full history; `ml.rfm_window_days` of crm.yml). No value is ever
+formatted into it: the only generated SQL is the list of behaviour-event outcome columns of
+`campaign_units.sql`, built from the contract's allow-list of event types (`orchestration.ml_settings.
+EVENT_OUTCOME_COLUMNS`: identifiers from the allow-list, the type values passed as parameters).
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from orchestration.ml_settings import (
+    ATTRIBUTE_COVARIATES,
+    DEFAULT_COVARIATES,
+    DEFAULT_OUTCOMES,
+    EVENT_OUTCOME_COLUMNS,
+    PRE_PERIOD_COVARIATES,
+)
 
 SQL_DIR = Path(__file__).resolve().parent
 
@@ -35,9 +47,12 @@ SEGMENT_FEATURES = [
     "tenure_days",
 ]
 RFM_COLUMNS = ("recency_days", "frequency", "monetary")
-#: pre-assignment covariates of `campaign_units.sql`
-CAMPAIGN_COVARIATES = ["recency_days", "frequency", "monetary", "visits_90d", "tickets_365d"]
-CAMPAIGN_OUTCOMES = ["conversion", "revenue"]
+#: the default pre-assignment covariates and outcomes (crm.yml `ml.campaign_covariates` / `campaign_outcomes`)
+CAMPAIGN_COVARIATES = list(DEFAULT_COVARIATES)
+CAMPAIGN_OUTCOMES = list(DEFAULT_OUTCOMES)
+#: every covariate column `campaign_units.sql` returns (numeric pre-period features, then attributes)
+CAMPAIGN_COVARIATE_COLUMNS = [*PRE_PERIOD_COVARIATES, *ATTRIBUTE_COVARIATES]
+EVENT_COLUMNS_MARKER = "/* event outcome columns */"
 
 
 @cache
@@ -46,12 +61,41 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def segment_features(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
-    """customer_id (master id), SEGMENT_FEATURES, RFM_COLUMNS; sorted by customer_id."""
-    return con.execute(sql("segment_features"), {"as_of": as_of}).df()
+def segment_features(
+    con: duckdb.DuckDBPyConnection, as_of: date, rfm_window_days: int | None = None
+) -> pd.DataFrame:
+    """customer_id (master id), SEGMENT_FEATURES, RFM_COLUMNS; sorted by customer_id. recency_days is NULL
+    for a customer without a completed order in the RFM window (`rfm_window_days`, None = full history)."""
+    params = {"as_of": as_of, "rfm_window_days": rfm_window_days}
+    return con.execute(sql("segment_features"), params).df()
+
+
+@cache
+def campaign_units_sql() -> tuple[str, tuple[str, ...]]:
+    """`campaign_units.sql` with its event outcome columns, and the names of their type parameters.
+
+    One `count(...) filter (where event_type = $event_type_<i>) as <column>` per event type of the
+    contract: the column name comes from the allow-list (`EVENT_OUTCOME_COLUMNS`), the type is a parameter.
+    """
+    lines, names = [], []
+    for i, (event_type, column) in enumerate(EVENT_OUTCOME_COLUMNS.items()):
+        assert column.isidentifier() and event_type.isidentifier(), column  # allow-list only
+        names.append(f"event_type_{i}")
+        lines.append(
+            f"count(behaviour_events.occurred_at) filter (where behaviour_events.event_type = $event_type_{i})"
+            f" as {column},"
+        )
+    text = sql("campaign_units")
+    assert text.count(EVENT_COLUMNS_MARKER) == 1
+    return text.replace(EVENT_COLUMNS_MARKER, "\n        ".join(lines)), tuple(names)
 
 
 def campaign_units(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
     """campaign_id, design, customer_id (source id), master_customer_id, treated, assigned_at, conversion,
-    revenue, CAMPAIGN_COVARIATES; sorted by campaign_id, customer_id."""
-    return con.execute(sql("campaign_units"), {"as_of": as_of}).df()
+    revenue, CAMPAIGN_COVARIATE_COLUMNS, then one count column per behaviour event type (`visits`, ...)
+    in the attribution window; sorted by campaign_id, customer_id."""
+    text, names = campaign_units_sql()
+    params = {"as_of": as_of, **dict(zip(names, EVENT_OUTCOME_COLUMNS, strict=True))}
+    frame = con.execute(text, params).df()
+    counts = list(EVENT_OUTCOME_COLUMNS.values())
+    return frame.astype({c: "float64" for c in counts})

@@ -14,10 +14,15 @@
 --     rule applied before the send; never-active sign-ups are not campaign targets).
 -- Outcomes, exactly as in marts.fct_campaign_members: conversion = at least one completed order of the
 --   same source customer with assigned_at <= order_date < assigned_at + attribution_days; revenue = their
---   net amount.
--- Covariates (pre-assignment): recency_days (days since the last completed order, 365 when none, capped),
---   frequency (completed orders), monetary (their net revenue), visits_90d (visit events in the 90 days
---   before), tickets_365d (service tickets opened in the 365 days before).
+--   net amount; and per behaviour event type of the contract its count in the same window (`visits`,
+--   `likes`, ...: the columns at the marker `event outcome columns` are built by orchestration/ml_inputs
+--   from the contract's allow-list of event types, each type passed as a parameter `$event_type_<i>`).
+-- Covariates (pre-assignment, over the full history before assigned_at, never capped):
+--   recency_days (days since the last completed order; NULL when none), frequency (completed orders),
+--   monetary (their net revenue), visits_90d / events_90d (visit / all behaviour events in the 90 days
+--   before), tickets_365d (service tickets opened in the 365 days before), tenure_days (days since the
+--   source customer was created); customer attributes recorded at sign-up, from marts.dim_customers of
+--   the unit's master customer: gender, age_band, occupation, city, region, country, customer_type, source.
 with
 
 params as (
@@ -152,10 +157,14 @@ comparison_outcomes as (
 
 units as (
 
-    select campaign_id, customer_id, master_customer_id, treated, assigned_at, conversion, revenue
+    select
+        campaign_id, customer_id, master_customer_id, treated, assigned_at, attribution_window_end, conversion,
+        revenue
     from members
     union all
-    select c.campaign_id, c.customer_id, c.master_customer_id, c.treated, c.assigned_at, o.conversion, o.revenue
+    select
+        c.campaign_id, c.customer_id, c.master_customer_id, c.treated, c.assigned_at, c.attribution_window_end,
+        o.conversion, o.revenue
     from comparison as c
     inner join comparison_outcomes as o
         on c.campaign_id = o.campaign_id and c.customer_id = o.customer_id
@@ -187,7 +196,10 @@ prior_events as (
         count(behaviour_events.occurred_at) filter (
             where behaviour_events.event_type = 'visit'
                 and behaviour_events.occurred_at >= units.assigned_at - interval 90 day
-        ) as visits_90d
+        ) as visits_90d,
+        count(behaviour_events.occurred_at) filter (
+            where behaviour_events.occurred_at >= units.assigned_at - interval 90 day
+        ) as events_90d
     from units
     left join behaviour_events
         on behaviour_events.customer_id = units.customer_id
@@ -209,6 +221,31 @@ prior_tickets as (
         and t.opened_at >= units.assigned_at - interval 365 day
     group by units.campaign_id, units.customer_id
 
+),
+
+window_events as (
+
+    -- behaviour-event outcomes: events of each type in [assigned_at, attribution_window_end)
+    select
+        units.campaign_id,
+        units.customer_id,
+        /* event outcome columns */
+        count(behaviour_events.occurred_at) as window_events
+    from units
+    left join behaviour_events
+        on behaviour_events.customer_id = units.customer_id
+        and behaviour_events.occurred_at >= units.assigned_at
+        and behaviour_events.occurred_at < units.attribution_window_end
+    group by units.campaign_id, units.customer_id
+
+),
+
+attributes as (
+
+    select
+        master_customer_id, gender, age_band, occupation, city, region, country, customer_type, source
+    from marts.dim_customers
+
 )
 
 select
@@ -220,12 +257,22 @@ select
     units.assigned_at,
     cast(units.conversion as integer) as conversion,
     cast(units.revenue as double) as revenue,
-    cast(least(coalesce(date_diff('second', prior_orders.last_order_at, units.assigned_at) / 86400.0, 365), 365)
-        as double) as recency_days,
+    cast(date_diff('second', prior_orders.last_order_at, units.assigned_at) / 86400.0 as double) as recency_days,
     cast(prior_orders.frequency as double) as frequency,
     cast(prior_orders.monetary as double) as monetary,
     cast(prior_events.visits_90d as double) as visits_90d,
-    cast(prior_tickets.tickets_365d as double) as tickets_365d
+    cast(prior_events.events_90d as double) as events_90d,
+    cast(prior_tickets.tickets_365d as double) as tickets_365d,
+    cast(date_diff('second', source_customers.created_at, units.assigned_at) / 86400.0 as double) as tenure_days,
+    attributes.gender,
+    attributes.age_band,
+    attributes.occupation,
+    attributes.city,
+    attributes.region,
+    attributes.country,
+    attributes.customer_type,
+    attributes.source,
+    window_events.* exclude (campaign_id, customer_id, window_events)
 from units
 inner join campaigns on units.campaign_id = campaigns.campaign_id
 inner join prior_orders
@@ -234,5 +281,9 @@ inner join prior_events
     on units.campaign_id = prior_events.campaign_id and units.customer_id = prior_events.customer_id
 inner join prior_tickets
     on units.campaign_id = prior_tickets.campaign_id and units.customer_id = prior_tickets.customer_id
+inner join window_events
+    on units.campaign_id = window_events.campaign_id and units.customer_id = window_events.customer_id
+left join source_customers on units.customer_id = source_customers.customer_id
+left join attributes on units.master_customer_id = attributes.master_customer_id
 where campaigns.design = 'randomised' or prior_orders.frequency + prior_events.events > 0
 order by units.campaign_id, units.customer_id

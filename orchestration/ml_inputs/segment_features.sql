@@ -1,5 +1,7 @@
 -- Segmentation features: one row per master customer (marts.dim_customers), measured at the run's as_of.
--- Parameter: $as_of (DATE, the run's logical date); everything strictly before as_of + 1 day counts.
+-- Parameters: $as_of (DATE, the run's logical date); everything strictly before as_of + 1 day counts.
+--   $rfm_window_days (INTEGER or NULL): the RFM inputs look back this many days; NULL = the full history
+--   (crm.yml `ml.rfm_window_days`).
 --
 -- Behaviour comes from the marts (completed orders and their lines) and from the behaviour events
 -- of intermediate.int_customer_behavior_events (purchase events are left out: they duplicate web/app
@@ -16,11 +18,14 @@
 --   events_per_year           behaviour events: visits, likes, carts, searches, shares (shrunk rate)
 --   social_per_year           likes and shares (shrunk rate)
 --   discounted_line_ratio     share of purchased lines carrying a discount (3 pseudo-lines at the mean)
---   days_since_last_activity  days since the last order or behaviour event (capped at 365)
+--   days_since_last_activity  days since the last order or behaviour event (or sign-up), full history
 --   activity_trend            events of the last 120 days / events expected from the customer's own rate
---   tenure_days               days observed (capped at 365)
--- RFM inputs (ml.rfm): recency_days (days since the last completed order, 365 when none, capped),
---   frequency (completed orders), monetary (their net revenue).
+--   tenure_days               days since the customer's first record was created (marts.dim_customers
+--                             first_created_at), full history: a customer older than the warehouse history
+--                             keeps its true tenure
+-- RFM inputs (ml.rfm), over the RFM window (default the full history), never capped: recency_days (days
+--   since the last completed order; NULL when there is none), frequency (completed orders), monetary
+--   (their net revenue).
 with
 
 params as (
@@ -29,8 +34,8 @@ params as (
         cast($as_of as date) + interval 1 day as cutoff,
         365.0 as prior_days,
         3.0 as prior_lines,
-        365 as cap_days,
-        120 as trend_days
+        120 as trend_days,
+        cast($rfm_window_days as integer) as rfm_window_days
 
 ),
 
@@ -95,6 +100,21 @@ history as (
 
 ),
 
+rfm_stats as (
+
+    select
+        orders.master_customer_id,
+        count(*) as orders,
+        sum(orders.net_revenue) as revenue,
+        max(orders.order_date) as last_order_at
+    from orders
+    cross join params
+    where params.rfm_window_days is null
+        or orders.order_date >= params.cutoff - to_days(params.rfm_window_days)
+    group by orders.master_customer_id
+
+),
+
 order_stats as (
 
     select
@@ -143,7 +163,10 @@ per_customer as (
             coalesce(order_stats.last_order_at, customers.first_created_at),
             coalesce(event_stats.last_event_at, customers.first_created_at)
         ) as last_activity_at,
-        order_stats.last_order_at,
+        rfm_stats.last_order_at as rfm_last_order_at,
+        coalesce(rfm_stats.orders, 0) as rfm_orders,
+        coalesce(rfm_stats.revenue, 0) as rfm_revenue,
+        customers.first_created_at,
         coalesce(order_stats.orders, 0) as orders,
         coalesce(order_stats.revenue, 0) as revenue,
         coalesce(line_stats.n_lines, 0) as n_lines,
@@ -154,6 +177,7 @@ per_customer as (
     from customers
     cross join history
     left join order_stats on customers.master_customer_id = order_stats.master_customer_id
+    left join rfm_stats on customers.master_customer_id = rfm_stats.master_customer_id
     left join line_stats on customers.master_customer_id = line_stats.master_customer_id
     left join event_stats on customers.master_customer_id = event_stats.master_customer_id
 
@@ -164,6 +188,7 @@ exposure as (
     select
         per_customer.*,
         greatest(date_diff('day', observed_from, params.cutoff), 0) as observed_days,
+        greatest(date_diff('day', first_created_at, params.cutoff), 0) as tenure_days,
         greatest(date_diff('day', last_activity_at, params.cutoff), 0) as inactive_days,
         greatest(date_diff('day', observed_from, last_activity_at), 1) as active_days
     from per_customer
@@ -192,14 +217,13 @@ select
         as social_per_year,
     cast((e.discounted_lines + pop.discounted_line_ratio * p.prior_lines) / (e.n_lines + p.prior_lines) as double)
         as discounted_line_ratio,
-    cast(least(e.inactive_days, p.cap_days) as double) as days_since_last_activity,
+    cast(e.inactive_days as double) as days_since_last_activity,
     cast((e.events_recent + 1.0)
         / (e.events * p.trend_days / greatest(e.observed_days, p.trend_days) + 1.0) as double) as activity_trend,
-    cast(least(e.observed_days, p.cap_days) as double) as tenure_days,
-    cast(least(coalesce(date_diff('day', e.last_order_at, p.cutoff), p.cap_days), p.cap_days) as double)
-        as recency_days,
-    cast(e.orders as bigint) as frequency,
-    cast(e.revenue as double) as monetary
+    cast(e.tenure_days as double) as tenure_days,
+    cast(date_diff('day', e.rfm_last_order_at, p.cutoff) as double) as recency_days,
+    cast(e.rfm_orders as bigint) as frequency,
+    cast(e.rfm_revenue as double) as monetary
 from exposure as e
 cross join population as pop
 cross join params as p
