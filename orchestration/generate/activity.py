@@ -25,7 +25,8 @@ CHANNELS = (("web", "app", "store", "mini_program"), (0.35, 0.40, 0.05, 0.20))
 WITH_PRODUCT = {"visit": 0.6, "like": 1.0, "cart": 1.0, "search": 0.0, "share": 1.0, "purchase": 1.0}
 
 
-def _frame(rng, cust, products, owner, when, event_type: str) -> pd.DataFrame:
+def event_frame(rng, cust, products, owner, when, event_type: str) -> pd.DataFrame:
+    """Events of `event_type` for customers `owner` (positions) at `when`: product, channel."""
     n = len(owner)
     product = products["product_id"].to_numpy()[
         rng.choice(len(products), size=n, p=products["_weight"].to_numpy())
@@ -51,13 +52,13 @@ def build_events(
         rate = cust[RATE_FIELD[event_type]].to_numpy()
         for r, a, b in ((rate, lo, churn), (rate * AFTER_CHURN, np.maximum(churn, lo), end)):
             owner, when = poisson_events(rng, r, a, b)
-            parts.append(_frame(rng, cust, products, owner, when, event_type))
+            parts.append(event_frame(rng, cust, products, owner, when, event_type))
     created = cust["created_at"].to_numpy()
     signup = np.flatnonzero((created >= cal.t0) & ~cust["_prospect"].to_numpy())
     owner = np.repeat(signup, rng.integers(1, 3, len(signup)))
     when = created[owner] + seconds(rng.uniform(5, 1800, len(owner)))
     when = np.minimum(when, cal.day_start(1) + cal.day_of(created[owner]) * DAY - np.timedelta64(1, "s"))
-    parts.append(_frame(rng, cust, products, owner, when, "visit"))
+    parts.append(event_frame(rng, cust, products, owner, when, "visit"))
     return pd.concat(parts, ignore_index=True)
 
 

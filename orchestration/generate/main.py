@@ -19,7 +19,7 @@ from . import DEFAULT_START_DATE
 from .common import Calendar, rng_stream
 from .defects import FreshKeys
 from .delivery import changes_and_deletions, natural_versions, withhold_customers, withhold_orders
-from .extracts import ExtractWriter
+from .extracts import GENERATED_ENTITIES, ExtractWriter
 from .tricks import plant_code_variants
 from .truth import write_truth
 from .world import build_world
@@ -54,7 +54,7 @@ def generate(
     cal = Calendar(start_date, days)
     bar = _progress(progress)
     with bar or nullcontext():
-        task = bar.add_task("generate", total=5 + days * len(c.ENTITIES)) if bar else None
+        task = bar.add_task("generate", total=5 + days * len(GENERATED_ENTITIES)) if bar else None
 
         def step(name: str) -> None:
             if bar:
@@ -100,9 +100,27 @@ def generate(
             truth.tricky,
             world.effects,
             world.uplift,
+            world.event_effects,
         )
-    counts = {e.name: sum(day[e.name] for day in per_day.values()) for e in c.ENTITIES}
+        write_site_file(out_dir)
+    counts = {e.name: sum(day[e.name] for day in per_day.values()) for e in GENERATED_ENTITIES}
     return GenerateResult(out_dir, cal.extract_dates, counts, per_day)
+
+
+#: `crm.yml` beside the extracts: the generated CRM is the reference full site (every module); its model
+#: settings estimate campaign effects on the planted visit lift too (orchestration/site.py reads it).
+SITE_FILE = """\
+# Site configuration of the generated CRM (orchestration/site.py); written by `crm-warehouse generate`.
+site: generated
+currency: CNY
+ml:
+  campaign_outcomes: [conversion, revenue, visit]
+"""
+
+
+def write_site_file(out_dir: Path) -> None:
+    """Write `<out>/crm.yml` (the generated site's configuration)."""
+    (out_dir / "crm.yml").write_text(SITE_FILE, encoding="utf-8")
 
 
 def _progress(enabled: bool):

@@ -22,6 +22,13 @@ in the window with probability p0 + tau (treated) or p0 (untreated), plus an occ
 order that never counts. So conversion and revenue as the warehouse defines them hold exactly on the
 files; the true effects are the mean tau (conversion) and the mean of tau x the member's expected order
 value (revenue).
+
+Visits: most campaigns also bring treated members back to the site. Each treated member of a campaign
+with a visit lift v gets Poisson(v) extra `visit` events at uniform times in its attribution window (a
+random stream of their own, `campaign-visits`, so the order and conversion outcomes above are unchanged),
+on top of the organic visits that both arms have. The true effect on `visits` (visit events per unit in
+the window) is v for both estimands (ATE of a randomised campaign, ATT of a targeted one); it is written
+to `_truth/campaign_event_effects.csv` (same columns as `campaign_effects.csv`).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .activity import event_frame
 from .common import DAY, Calendar, choice, rng_stream, seconds
 from .sales import add_items, expected_order_value, order_frame
 from .segments import AFTER_CHURN
@@ -55,6 +63,8 @@ LIFT_NEGATIVE = (-0.03, -0.0075)
 # members per campaign as a share of the customers (at least `min_members`): 2 400 at scale 0.1. Half that
 # left the uplift signal of a campaign below what its members can reveal (issue 6).
 MEMBER_SHARE = 0.24
+VISIT_LIFT = (0.2, 1.0)  # extra visits per treated member in the window, campaigns with a visit lift
+VISIT_LIFT_SHARE = 0.7  # share of campaigns with a visit lift (the others: none, true effect 0)
 CHANNELS = ("email", "sms", "social", "ads", "event", "phone")
 _THEMES = (
     "春季焕新",
@@ -75,6 +85,8 @@ class CampaignOutput:
     orders: pd.DataFrame  # organic orders outside controlled windows + outcome orders
     items: pd.DataFrame
     effects: pd.DataFrame  # campaign_id, outcome, estimand, true_effect, design
+    event_effects: pd.DataFrame  # the same columns for behaviour-event outcomes (visits)
+    events: pd.DataFrame  # extra visit events of treated members (`activity` columns)
     uplift: pd.DataFrame  # campaign_id, customer_id, true_effect
 
 
@@ -251,6 +263,11 @@ def build_campaigns(
     plan["_slot"] = _assign_slots(plan, eligible_n, members)
     ev = events[events["event_type"] == "visit"]
     visits_t, visits_c = ev["occurred_at"].to_numpy(), ev["_cust"].to_numpy()
+    vrng = rng_stream(seed, "campaign-visits")
+    visit_lift = np.where(
+        vrng.random(len(plan)) < VISIT_LIFT_SHARE, vrng.uniform(*VISIT_LIFT, len(plan)), 0.0
+    )
+    extra_visits, event_rows = [], []
     value = expected_order_value(cust, products)
     next_oid = int(orders["_oid"].max()) + 1
     member_parts, effect_rows, uplift_parts = [], [], []
@@ -265,7 +282,7 @@ def build_campaigns(
         slot = _Slot(at, _standardise(_features(orders, visits_t, visits_c, n_cust, at)), pool)
         win_lo = np.full(n_cust, np.datetime64("NaT", "s"))
         win_hi = win_lo.copy()
-        new_orders, new_items = [], []
+        new_orders, new_items, slot_visits = [], [], []
         for _, camp in group.iterrows():
             units, treated, member = _units(rng, camp, slot, members)
             randomised = camp["_design"] == "randomised"
@@ -303,6 +320,16 @@ def build_campaigns(
             uplift_parts.append(
                 pd.DataFrame({"campaign_id": cid, "_cust": units[member], "true_effect": tau[member]})
             )
+            lift_v = float(visit_lift[cid - 1])
+            extra = vrng.poisson(lift_v, int(treated.sum()))
+            owner = np.repeat(units[treated], extra)
+            when = np.repeat(assigned[treated], extra) + seconds(vrng.uniform(60, attr * 86400 - 60, len(owner)))
+            slot_visits.append(event_frame(vrng, cust, products, owner, when, "visit"))
+            event_rows.append((cid, "visits", estimand, lift_v, camp["_design"]))
+        # later slots' targeting sees this slot's extra visits (features computed from the files)
+        visits_t = np.concatenate([visits_t, *(v["occurred_at"].to_numpy() for v in slot_visits)])
+        visits_c = np.concatenate([visits_c, *(v["_cust"].to_numpy() for v in slot_visits)])
+        extra_visits += slot_visits
         # Organic orders inside the controlled windows of this slot give way to the explicit outcomes.
         lo, hi = win_lo[orders["_cust"].to_numpy()], win_hi[orders["_cust"].to_numpy()]
         t = orders["order_date"].to_numpy()
@@ -319,6 +346,8 @@ def build_campaigns(
         orders=orders,
         items=items,
         effects=effects,
+        event_effects=pd.DataFrame(event_rows, columns=effects.columns),
+        events=pd.concat(extra_visits, ignore_index=True) if extra_visits else events.iloc[:0],
         uplift=pd.concat(uplift_parts, ignore_index=True),
     )
 

@@ -71,6 +71,7 @@ def write_truth(
     tricky: list[tuple],
     effects: pd.DataFrame,
     uplift: pd.DataFrame,
+    event_effects: pd.DataFrame | None = None,
 ) -> None:
     """Write every truth file (sorted, deterministic)."""
     root = out_dir / TRUTH_DIR
@@ -100,10 +101,15 @@ def write_truth(
     )
     person = np.strings.add("PER", np.strings.zfill(customers["_person"].to_numpy().astype(str), 7))
     save("duplicates.csv", pd.DataFrame({"customer_id": cid, "person_id": person}))
-    eff = effects.sort_values(["campaign_id", "outcome"], kind="stable").copy()
-    eff["campaign_id"] = fmt_ids(ID_PREFIX["campaigns"], eff["campaign_id"].to_numpy())
-    eff["true_effect"] = eff["true_effect"].map(lambda x: f"{x:.6f}")
-    save("campaign_effects.csv", eff[["campaign_id", "outcome", "estimand", "true_effect", "design"]])
+    def effect_file(name: str, frame: pd.DataFrame) -> None:
+        eff = frame.sort_values(["campaign_id", "outcome"], kind="stable").copy()
+        eff["campaign_id"] = fmt_ids(ID_PREFIX["campaigns"], eff["campaign_id"].to_numpy())
+        eff["true_effect"] = eff["true_effect"].map(lambda x: f"{x:.6f}")
+        save(name, eff[["campaign_id", "outcome", "estimand", "true_effect", "design"]])
+
+    effect_file("campaign_effects.csv", effects)  # conversion, revenue
+    if event_effects is not None:  # behaviour-event outcomes (visits): the planted visit lift
+        effect_file("campaign_event_effects.csv", event_effects)
     up = pd.DataFrame(
         {
             "campaign_id": fmt_ids(ID_PREFIX["campaigns"], uplift["campaign_id"].to_numpy()),

@@ -33,6 +33,7 @@ class World:
     spend: pd.DataFrame
     members: pd.DataFrame
     effects: pd.DataFrame
+    event_effects: pd.DataFrame
     uplift: pd.DataFrame
     orders: pd.DataFrame
     items: pd.DataFrame
@@ -82,7 +83,10 @@ def build_world(scale: float, seed: int, cal: Calendar, step=lambda name: None) 
     orders["customer_id"] = cust["customer_id"].to_numpy()[orders["_cust"].to_numpy()]
     erng = rng_stream(seed, "purchases")
     events = finalise_events(
-        pd.concat([events, purchase_events(erng, orders, items, cal)], ignore_index=True), cust, cal, erng
+        pd.concat([events, camp.events, purchase_events(erng, orders, items, cal)], ignore_index=True),
+        cust,
+        cal,
+        erng,
     )
     cust["status"] = _status(cust, orders, cal)
     crng = rng_stream(seed, "contacts")
@@ -100,6 +104,7 @@ def build_world(scale: float, seed: int, cal: Calendar, step=lambda name: None) 
         spend=build_spend(rng_stream(seed, "spend"), camp.campaigns, cal),
         members=camp.members,
         effects=camp.effects,
+        event_effects=camp.event_effects,
         uplift=camp.uplift,
         orders=orders,
         items=items,
