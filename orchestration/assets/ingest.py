@@ -55,10 +55,10 @@ def raw_extracts(context: dg.AssetExecutionContext, config: IngestConfig, wareho
     settings = warehouse.settings()
     as_of = resolve_as_of(warehouse)
     reload_dates = tuple(date.fromisoformat(d) for d in config.reload_dates)
-    summary = load_new_extracts(
-        settings.landing_dir,
     for warning in landing.skipped_folder_warnings(settings.landing_dir):  # the CLI prints them too
         context.log.warning(warning)
+    summary = load_new_extracts(
+        settings.landing_dir,
         settings.raw_root,
         settings.scratch_dir,
         as_of=as_of,
