@@ -18,6 +18,7 @@ import dagster as dg
 
 from orchestration.errors import CrmWarehouseError
 from orchestration.lock import warehouse_lock
+from orchestration.raw import nights
 from orchestration.settings import Settings, require_pii_key
 
 
@@ -115,5 +116,7 @@ def _execute(
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     if not result.success:
         where = f" (full log: {log_file})" if log_file else ""
-        raise CrmWarehouseError(_failure_message(result) + where)
+        rolled_back = nights.rollback(settings.raw_root)  # days this run loaded that never passed the gates
+        note = f"; {nights.rollback_note(rolled_back)}" if rolled_back else ""
+        raise CrmWarehouseError(_failure_message(result) + note + where)
     return RunOutcome(result.run_id, log_file)

@@ -245,12 +245,12 @@ def test_failing_expectation_blocks_downstream_and_publish_and_is_recorded(built
     assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     line = errors[0]
     assert "quality gate raw/products failed" in line and "list_price" in line
-    assert f"{new.name}/products.csv" in line and "reload --date" in line
+    assert f"{new.name}/products.csv" in line and "rolled back" in line and "reload --date" not in line
 
     # the previous warehouse stays published; nothing downstream of the gate ran
     assert _sha(copy.published) == before
     assert copy.work_query("SELECT count(*) AS n FROM ops.load_audit")["n"][0] == audit_before  # ops skipped
-    assert (copy.warehouse / "raw" / "products" / f"_batch={new.name}").is_dir()  # the batch was loaded
+    assert not (copy.warehouse / "raw" / "products" / f"_batch={new.name}").exists()  # refused: rolled back
 
     # the Dagster instance (what the UI shows) holds the failed ERROR check with its evidence
     instance = dg.DagsterInstance.from_config(str(home))

@@ -8,7 +8,7 @@ import duckdb
 
 from orchestration import contract
 from orchestration.assets.resources import WarehouseResource
-from orchestration.raw import landing
+from orchestration.raw import landing, nights
 from orchestration.raw.loader import load_new_extracts
 from orchestration.raw.ops_tables import rebuild_ops_tables
 from orchestration.testing_hooks import pause_point
@@ -65,6 +65,9 @@ def raw_extracts(context: dg.AssetExecutionContext, config: IngestConfig, wareho
         reload_dates=reload_dates,
         progress=context.log.info,
     )
+    if summary.rolled_back:
+        context.log.warning(f"rolled back extract day(s) {', '.join(map(str, summary.rolled_back))} left by a run "
+                            "that stopped before its raw gates passed; loading them again")
     context.log.info(
         f"as_of={as_of}: loaded {len(summary.loaded)} files, {len(summary.skipped)} already loaded, "
         f"{summary.released} late-arriving rows released"
@@ -118,6 +121,9 @@ def ops_load_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         ).fetchall()[0][0]
     if unbalanced:
         raise dg.Failure(f"{unbalanced} files in ops.load_audit do not reconcile (rows_in_file <> loaded + quarantined)")
+    committed = nights.commit(settings.raw_root)  # runs only once every raw gate passed (blocking checks)
+    if committed:
+        context.log.info(f"extract day(s) {', '.join(map(str, committed))} passed the raw gates: committed")
     context.log.info(f"ops tables rebuilt: {counts}; quarantined by reason: {dict(by_reason)}")
     for name, key in OPS_LOAD_KEYS.items():
         meta = {"rows": counts[name]}

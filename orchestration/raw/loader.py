@@ -21,7 +21,7 @@ import duckdb
 from orchestration import contract
 from orchestration.errors import CrmWarehouseError
 from orchestration.privacy import suppress  # forgotten people (crm-warehouse forget) are never loaded
-from orchestration.raw import landing, parse, rules, transcode
+from orchestration.raw import landing, nights, parse, rules, transcode
 from orchestration.raw.sqlnames import execute, key_expr, quote, scalar
 from orchestration.raw.zone import RawZone
 
@@ -49,6 +49,7 @@ class LoadSummary:
     loaded: list[FileResult] = field(default_factory=list)
     skipped: list[FileResult] = field(default_factory=list)
     released: int = 0
+    rolled_back: list[date] = field(default_factory=list)  # days of an earlier run that never passed the gates
 
     @property
     def dates_loaded(self) -> list[date]:
@@ -237,7 +238,7 @@ def load_new_extracts(
 ) -> LoadSummary:
     """Load every complete extract up to `as_of` that is not loaded yet; re-load `reload_dates` on purpose."""
     zone = RawZone(raw_root)
-    summary = LoadSummary()
+    summary = LoadSummary(rolled_back=nights.rollback(raw_root))  # a run that died before its gates passed
     dates = [d for d in landing.complete_extract_dates(landing_dir) if as_of is None or d <= as_of]
     for d in reload_dates:
         if d not in dates:
@@ -248,6 +249,8 @@ def load_new_extracts(
             extract = landing.read_extract(landing_dir, d)
             reload = d in reload_dates
             plan = _preflight(con, zone, extract, scratch_dir, reload)
+            if reload or any(prepared is not None for _, prepared, _ in plan):
+                nights.begin(zone, d, reload)  # before the first byte of the day: rolled back unless the gates pass
             if reload:
                 zone.remove_batch(d)
             loaded_at = datetime.now().replace(microsecond=0)

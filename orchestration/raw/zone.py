@@ -7,6 +7,7 @@
     <raw>/_meta/orphans/<entity>/_batch=<date>/<entity>.parquet   orphan rows, typed, awaiting a parent
     <raw>/_meta/audit/_batch=<date>/<entity>.parquet  one row; written last = the file is loaded
     <raw>/_meta/releases/<entity>.parquet             which orphan rows were released when (recomputed)
+    <raw>/_meta/uncommitted/<date>                    day loaded by a run whose raw gates have not passed yet
 
 `_batch` is the load batch: the extract date, except for released rows (the day their parent arrived),
 so incremental models pick them up with `_batch > max(_batch)`.
@@ -80,8 +81,9 @@ class RawZone:
             return set()
         return {date.fromisoformat(p.name.split("=", 1)[1]) for p in base.iterdir() if p.name.startswith("_batch=")}
 
-    def remove_batch(self, d: date) -> None:
-        """Delete everything loaded from extract `d` (used by `reload`); releases are recomputed after."""
+    def remove_batch(self, d: date, rebuild: bool = True) -> None:
+        """Delete everything loaded from extract `d` (used by `reload` and to roll back a refused night);
+        releases are recomputed after. `rebuild=False` when no dbt build has read the batch yet."""
         name = batch_dir(self.root, d)
         for path in list(self.root.glob(f"*/{name}")) + list(self.root.glob(f"{META}/*/{name}")) + list(
             self.root.glob(f"{META}/orphans/*/{name}")
@@ -91,7 +93,30 @@ class RawZone:
                 shutil.rmtree(path)
         for path in self.root.glob(f"{META}/releases/*.parquet"):
             path.unlink()
-        self.require_rebuild(f"extract {d.isoformat()} was reloaded")
+        if rebuild:
+            self.require_rebuild(f"extract {d.isoformat()} was reloaded")
+
+    # --- uncommitted nights --------------------------------------------------------------------
+    # A day's marker is written (durably) before anything of that day, and removed once the run's raw
+    # gates have passed; a day still marked never passed them (refused, or the run died) and is rolled back
+    # (orchestration/raw/nights.py).
+    def uncommitted_marker(self, d: date) -> Path:
+        return self.root / META / "uncommitted" / d.isoformat()
+
+    def mark_uncommitted(self, d: date, reason: str) -> None:
+        from orchestration.durable import fsync
+
+        marker = self.uncommitted_marker(d)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(reason + "\n", encoding="utf-8")
+        fsync(marker)
+        fsync(marker.parent)
+
+    def uncommitted_dates(self) -> list[date]:
+        base = self.root / META / "uncommitted"
+        if not base.is_dir():
+            return []
+        return sorted(date.fromisoformat(p.name) for p in base.iterdir() if not p.name.startswith("."))
 
     # --- full-rebuild marker -------------------------------------------------------------------
     # Incremental dbt models pick up new batches only; a reloaded (replaced) day changes rows of a batch
