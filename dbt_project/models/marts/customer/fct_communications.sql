@@ -5,8 +5,9 @@
 -- CURRENT identity map on every build, so a later merge of two customers never leaves a stale master id.
 -- Response time: for an inbound communication, the whole minutes until the next outbound communication
 -- to the same (master) customer on the same channel at or after it, when that reply comes within
--- 7 days; null otherwise and for outbound rows. Free text (subject, content) is redacted of emails and
--- phone numbers (pii_redact).
+-- 7 days; null otherwise, for outbound rows and for communications without a customer (customer_id may
+-- be empty by the extract contract: such rows are kept, with null customer and master ids). Free text
+-- (subject, content) is redacted of emails and phone numbers (pii_redact).
 {%- set response_window_minutes = 7 * 24 * 60 %}
 with
 
@@ -58,7 +59,7 @@ response as (
     select
         next_outbound.*,
         case
-            when direction = 'inbound' and next_outbound_at is not null
+            when direction = 'inbound' and conversation_customer_id is not null and next_outbound_at is not null
                 then floor({{ dbt.datediff('occurred_at', 'next_outbound_at', 'second') }} / 60.0)
         end as minutes_to_next_outbound
     from next_outbound
