@@ -7,6 +7,7 @@ configuration `DEST/crm.yml` (currency, delivered entities). Modules, one job ea
 | module | job |
 |---|---|
 | `spec` | parse and validate the mapping file (errors name the file and key path) |
+| `columns` | one column spec: its forms and options, checked against the contract column |
 | `source` | check the source files and columns the mapping names; load them into DuckDB as text |
 | `transform` | the mapping as DuckDB SQL: one contract-text table per entity; unmapped codes; the date |
 | `output` | write the extract folder (manifest last, refuse to overwrite) and merge `crm.yml` |

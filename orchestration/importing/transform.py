@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import duckdb
 
 from orchestration import contract
+from orchestration.importing.columns import FALSE_WORDS, TRUE_WORDS, ColumnSpec
 from orchestration.importing.source import LoadedSource
-from orchestration.importing.spec import FALSE_WORDS, TRUE_WORDS, ColumnSpec
 from orchestration.raw.sqlnames import quote
 
 OUT_FORMAT = {contract.TS: "%Y-%m-%d %H:%M:%S", contract.DATE: "%Y-%m-%d"}
