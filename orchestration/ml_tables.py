@@ -9,8 +9,12 @@ STORE_SCHEMA = "ml_store"  # private: not in PUBLISHED_SCHEMAS
 ML_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "customer_segments": (
         ("customer_id",),
-        "One row per master customer (marts.dim_customers): persistent k-means cluster_id and segment_name, "
-        "RFM segment and scores, and the model features it was scored on, as of the run's as_of.",
+        "One row per master customer (marts.dim_customers): persistent k-means cluster_id and segment_name "
+        "(named from the cluster profile: new, at risk, bargain hunters, champions, loyal, occasional), RFM "
+        "segment and scores with the raw recency_days (days since the last completed order; NULL without one), "
+        "frequency (completed orders) and monetary (their net revenue, site currency) over the RFM window "
+        "(crm.yml ml.rfm_window_days; default the full history, never capped), and the model features it was "
+        "scored on (tenure_days: days since sign-up), as of the run's as_of.",
     ),
     "segment_profiles": (
         ("cluster_id", "feature"),
@@ -29,7 +33,8 @@ ML_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "campaign_effects": (
         ("campaign_id", "outcome", "method"),
-        "One row per campaign, outcome (conversion, revenue per member) and method; is_primary marks the "
+        "One row per campaign, outcome (conversion, revenue per member, and the behaviour-event counts in the "
+        "attribution window chosen by crm.yml ml.campaign_outcomes, e.g. visits) and method; is_primary marks the "
         "estimate to report (Lin/HC2 for randomised campaigns, AIPW ATT for targeted ones) with 95% CI, "
         "p-value and relative lift E.",
     ),
