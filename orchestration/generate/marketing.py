@@ -24,11 +24,12 @@ files; the true effects are the mean tau (conversion) and the mean of tau x the 
 value (revenue).
 
 Visits: most campaigns also bring treated members back to the site. Each treated member of a campaign
-with a visit lift v gets Poisson(v) extra `visit` events at uniform times in its attribution window (a
-random stream of their own, `campaign-visits`, so the order and conversion outcomes above are unchanged),
-on top of the organic visits that both arms have. The true effect on `visits` (visit events per unit in
-the window) is v for both estimands (ATE of a randomised campaign, ATT of a targeted one); it is written
-to `_truth/campaign_event_effects.csv` (same columns as `campaign_effects.csv`).
+with a visit lift v gets Poisson(v_i) extra `visit` events at uniform times in its attribution window,
+v_i = v for customers active at the slot start and v x AFTER_CHURN for churned ones (a random stream of
+their own, `campaign-visits`, so the order and conversion outcomes above are unchanged), on top of the
+organic visits that both arms have. The true effect on `visits` (visit events per unit in the window) is
+the mean v_i over the estimand population (members: ATE of a randomised campaign; targeted members: ATT);
+it is written to `_truth/campaign_event_effects.csv` (same columns as `campaign_effects.csv`).
 """
 
 from __future__ import annotations
@@ -320,12 +321,14 @@ def build_campaigns(
             uplift_parts.append(
                 pd.DataFrame({"campaign_id": cid, "_cust": units[member], "true_effect": tau[member]})
             )
-            lift_v = float(visit_lift[cid - 1])
-            extra = vrng.poisson(lift_v, int(treated.sum()))
+            # churned customers hardly come back (their rates fall to AFTER_CHURN, as for orders)
+            active = (cust["_from"].to_numpy()[units] <= at) & (cust["_churn"].to_numpy()[units] > at)
+            lift_v = float(visit_lift[cid - 1]) * np.where(active, 1.0, AFTER_CHURN)
+            extra = vrng.poisson(lift_v[treated])
             owner = np.repeat(units[treated], extra)
             when = np.repeat(assigned[treated], extra) + seconds(vrng.uniform(60, attr * 86400 - 60, len(owner)))
             slot_visits.append(event_frame(vrng, cust, products, owner, when, "visit"))
-            event_rows.append((cid, "visits", estimand, lift_v, camp["_design"]))
+            event_rows.append((cid, "visits", estimand, float(lift_v[est].mean()), camp["_design"]))
         # later slots' targeting sees this slot's extra visits (features computed from the files)
         visits_t = np.concatenate([visits_t, *(v["occurred_at"].to_numpy() for v in slot_visits)])
         visits_c = np.concatenate([visits_c, *(v["_cust"].to_numpy() for v in slot_visits)])
