@@ -7,9 +7,9 @@ attributes (region, source, customer type, ...). `covariate_transformer` turns b
                    otherwise passed through: Lin's regression and the nuisance models apply their own
                    log1p to non-negative columns, so a numeric-only frame gives exactly the old matrix)
     categorical  → SimpleImputer(constant "missing") → OneHotEncoder(handle_unknown="ignore",
-                   min_frequency=..., drop="first")   (rare categories share one "infrequent" column;
-                   the first category is the reference level, so the dummies are not collinear with the
-                   intercept)
+                   min_frequency=..., drop="first")   (rare categories share one "infrequent" column,
+                   dropped as well when it is still rarer than `min_frequency`; the first category is the
+                   reference level, so the dummies are not collinear with the intercept)
 
 The transformer is fitted per campaign on that campaign's units (unsupervised: it never sees treatment or
 outcome), so a category that no unit of a campaign has costs nothing there. Which columns are categorical:
@@ -95,4 +95,12 @@ def covariate_matrix(
         data[c] = frame[c].astype(object).where(frame[c].notna(), MISSING_CATEGORY).astype(str)
     ct = covariate_transformer(nums, cats, min_frequency)
     X = np.asarray(ct.fit_transform(data), dtype=float).reshape(len(frame), -1)
-    return X, [str(n) for n in ct.get_feature_names_out()]
+    names = [str(n) for n in ct.get_feature_names_out()]
+    keep = np.ones(X.shape[1], dtype=bool)
+    if cats:
+        # a dummy held by fewer than `min_frequency` units (the "infrequent" group itself, when small) joins
+        # the reference level: a handful of units would get leverage ~1 in Lin's interacted regression
+        block = ct.output_indices_["categorical"]
+        small = X[:, block].sum(axis=0) < min_frequency
+        keep[np.arange(X.shape[1])[block][small]] = False
+    return X[:, keep], [n for n, k in zip(names, keep, strict=True) if k]

@@ -142,3 +142,32 @@ def simulate_uplift(n: int, random_state: int = 0, p_treat: float = 0.5, campaig
     conv = (rng.random(n) < p0 + t * tau).astype(float)
     return pd.concat([pd.DataFrame({"campaign_id": campaign_id, "customer_id": np.arange(n), "treated": t,
                                     "conversion": conv, "true_effect": tau}), X], axis=1)
+
+
+REGIONS = ("north", "south", "east", "west", "island")
+_REGION_BASE = np.array([0.04, 0.10, 0.30, 0.50, 0.20])  # baseline conversion by region: strongly prognostic
+_REGION_P = np.array([0.3, 0.25, 0.2, 0.2, 0.05])
+
+
+def simulate_randomised_categorical(n: int, random_state: int = 0, p_treat: float = 0.5,
+                                    effect: float = 0.05, campaign_id: int = 1) -> tuple[pd.DataFrame, float]:
+    """A randomised campaign whose baseline conversion depends mostly on a categorical `region` (plus a
+    latent engagement seen through the numeric `COVARIATES`); a constant effect `effect` (the true ATE).
+
+    Returns (members, ATE): members has campaign_id, customer_id, treated, conversion, the `COVARIATES`,
+    `region` (one of `REGIONS`, strings) and `channel` (an irrelevant categorical with a rare level).
+    """
+    rng = np.random.default_rng(random_state)
+    u = rng.random(n)
+    X = _covariates(rng, u)
+    region = rng.choice(len(REGIONS), size=n, p=_REGION_P)
+    channel = rng.choice(np.array(["email", "sms", "fax"]), size=n, p=[0.6, 0.397, 0.003])
+    t = (rng.random(n) < p_treat).astype(np.int64)
+    p = _REGION_BASE[region] + 0.05 * u + t * effect
+    conv = (rng.random(n) < p).astype(float)
+    members = pd.DataFrame({"campaign_id": campaign_id, "customer_id": np.arange(n), "treated": t,
+                            "conversion": conv})
+    members = pd.concat([members, X], axis=1)
+    members["region"] = np.array(REGIONS, dtype=object)[region]
+    members["channel"] = channel.astype(object)
+    return members, effect

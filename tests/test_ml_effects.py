@@ -217,3 +217,66 @@ def test_calibration_targeted_300_designs():
     naive = cover[eff["method"] == "naive_difference"].mean()
     print(f"AIPW coverage {aipw:.3f}, naive coverage {naive:.3f}")
     assert aipw >= 0.90 and naive <= 0.5
+
+
+def test_covariate_matrix_one_hot_encodes_and_imputes():
+    from ml.covariates import covariate_matrix
+    from ml.simulate import REGIONS, simulate_randomised_categorical
+
+    members, _ = simulate_randomised_categorical(3000, random_state=1)
+    X, names = covariate_matrix(members, [*COVARIATES, "region", "channel"], min_frequency=20)
+    # numeric passthrough first, then one dummy per region but the first, channel's rare "fax" infrequent
+    assert names[:4] == COVARIATES and np.array_equal(X[:, :4], members[COVARIATES].to_numpy(float))
+    assert [n for n in names if n.startswith("region_")] == [f"region_{r}" for r in sorted(REGIONS)[1:]]
+    assert "channel_fax" not in names
+    assert X.shape == (3000, len(names)) and np.isfinite(X).all()
+    gaps = members.assign(recency_days=members["recency_days"].where(members.index % 7 != 0))
+    with pytest.raises(ValueError, match="recency_days"):
+        covariate_matrix(gaps, COVARIATES)
+    Xg, ng = covariate_matrix(gaps, COVARIATES, impute_missing=True)
+    assert "missingindicator_recency_days" in ng and np.isfinite(Xg).all()
+
+
+def test_categorical_covariates_keep_coverage_and_narrow_the_ci():
+    """Lin/HC2 through the ColumnTransformer (numeric + one-hot region): the 95 % CI covers the true ATE
+    in ~95 % of 300 experiments, and adding the prognostic categorical `region` narrows it."""
+    from ml.simulate import simulate_randomised_categorical
+
+    covered, width_num, width_cat = [], [], []
+    for seed in range(300):
+        members, ate = simulate_randomised_categorical(1500, random_state=1000 + seed)
+        members["design"] = "randomised"
+        num = estimate_campaign_effects(members, COVARIATES, "conversion", n_bootstrap=0)
+        cat = estimate_campaign_effects(members, [*COVARIATES, "region", "channel"], "conversion", n_bootstrap=0)
+        pn, pc = num[num["is_primary"]].iloc[0], cat[cat["is_primary"]].iloc[0]
+        covered.append(pc["ci_low"] <= ate <= pc["ci_high"])
+        width_num.append(pn["ci_high"] - pn["ci_low"])
+        width_cat.append(pc["ci_high"] - pc["ci_low"])
+    coverage = float(np.mean(covered))
+    ratio = float(np.median(np.array(width_cat) / np.array(width_num)))
+    print(f"\ncategorical covariates: coverage {coverage:.3f} (300 experiments), median CI width "
+          f"{np.median(width_num):.4f} numeric only -> {np.median(width_cat):.4f} with region (ratio {ratio:.3f})")
+    assert 0.92 <= coverage <= 0.98
+    assert ratio < 0.95
+
+
+def test_categorical_covariates_in_aipw_and_uplift():
+    from ml.simulate import simulate_randomised_categorical
+    from ml.uplift import score_campaign_uplift
+
+    members, ate = simulate_randomised_categorical(4000, random_state=5, campaign_id=7)
+    obs = members.copy()
+    # targeting on region (observable): the west is targeted more, and converts more at baseline
+    rng = np.random.default_rng(6)
+    e = np.where(obs["region"] == "west", 0.6, 0.3)
+    obs["treated"] = (rng.random(len(obs)) < e).astype(int)
+    base = np.where(obs["region"] == "west", 0.5, 0.1)
+    obs["conversion"] = (rng.random(len(obs)) < base + 0.05 * obs["treated"]).astype(float)
+    eff = estimate_campaign_effects(obs, [*COVARIATES, "region"], "conversion", "observational", n_bootstrap=0)
+    aipw = eff[eff["is_primary"]].iloc[0]
+    naive = eff[eff["method"] == "naive_difference"].iloc[0]
+    assert aipw["ci_low"] <= 0.05 <= aipw["ci_high"]
+    assert naive["estimate"] > aipw["ci_high"], "the naive contrast is confounded by region, AIPW is not"
+    up = score_campaign_uplift(members, [*COVARIATES, "region", "channel"], "conversion", "randomised",
+                               nuisance="linear", random_state=0)
+    assert len(up.customer_uplift) == len(members) and up.customer_uplift["uplift_score"].notna().all()
