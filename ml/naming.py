@@ -5,6 +5,13 @@ A cluster's profile is the median of each feature over its customers; "populatio
 all customers. Feature roles are found from column names (`PROFILE_ROLES`); a rule whose role is absent
 is skipped.
 
+Tenure is the true `tenure_days` (days since sign-up) when the profile has it, else the segmentation's
+`observed_tenure_days` (tenure bounded by the warehouse history: the k-means feature, which is what
+`ml.segmentation` profiles). The median commutes with that bound (median of min(tenure, history) =
+min(median tenure, history), up to the mean of two middle values), so both give the same verdict on the
+`new` rule whenever the history is longer than NEW_TENURE_DAYS. With a shorter history, a cluster of
+customers older than the history would be named new by the bounded tenure.
+
 | name            | rule (first match wins)                                                              |
 |-----------------|--------------------------------------------------------------------------------------|
 | new             | median tenure <= 180 days (signed up recently)                                        |
@@ -36,7 +43,7 @@ FREQUENCY_RATIO = 0.75
 
 #: role → column-name substrings (first listed column found wins)
 PROFILE_ROLES: dict[str, tuple[str, ...]] = {
-    "tenure": ("tenure_days", "tenure"),
+    "tenure": ("tenure_days", "observed_tenure_days", "tenure"),
     "activity": ("days_since_last_activity", "days_since"),
     "recency": ("recency_days", "recency"),
     "discount": ("discounted_line_ratio", "discount"),

@@ -127,6 +127,14 @@ def _silhouette(model: SegmentModel, features: pd.DataFrame, labels: np.ndarray)
     return float(silhouettes(Z[idx], {0: np.asarray(labels)[idx]})[0])
 
 
+def _with_published(segments: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """customer_segments plus the raw columns published beside the model features
+    (`ml_inputs.SEGMENT_PUBLISHED`: the true tenure_days), matched on customer_id."""
+    extra = [c for c in ml_inputs.SEGMENT_PUBLISHED if c not in segments.columns]
+    values = features.set_index("customer_id")[extra]
+    return segments.assign(**{c: values[c].reindex(segments["customer_id"]).to_numpy(dtype=float) for c in extra})
+
+
 def segment_tables(
     features: pd.DataFrame,
     as_of: date,
@@ -171,7 +179,7 @@ def segment_tables(
             "cluster_sizes": metrics["cluster_sizes"],
         }
         tables = {
-            "customer_segments": res.customer_segments,
+            "customer_segments": _with_published(res.customer_segments, features),
             "segment_profiles": res.segment_profiles,
             "segment_rules": res.segment_rules,
             "model_runs": res.model_run,
@@ -183,7 +191,7 @@ def segment_tables(
     data_hash = frame_hash(frame[cols])
     params = {"model_run_id": stored_id, "features": cols, "explain_max_depth": SEGMENT_PARAMS["max_depth"]}
     run_id = make_run_id("segments_scoring", as_of_s, data_hash, params)
-    segments = customer_segments_frame(model, features, run_id, ml_inputs.RFM_COLUMNS)
+    segments = _with_published(customer_segments_frame(model, features, run_id, ml_inputs.RFM_COLUMNS), features)
     labels = segments["cluster_id"].to_numpy()
     profiles = segment_profiles_frame(model, frame[cols], labels, run_id)
     explanation = explain_segments(
