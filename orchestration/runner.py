@@ -49,23 +49,30 @@ def output_to(log_file: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
+def _step_failure_line(event: dg.DagsterEvent) -> str:
+    """One line for a failed step: a user error's own message, else step + root error."""
+    error = event.step_failure_data.error
+    chain = error
+    while chain is not None:
+        if chain.cls_name == "CrmWarehouseError":
+            return chain.message.split(": ", 1)[-1].strip() if chain.message.startswith(
+                "orchestration.errors.CrmWarehouseError") else chain.message.strip()
+        chain = chain.cause
+    root = error
+    while root.cause is not None:
+        root = root.cause
+    return f"step {event.step_key} failed: {root.message.strip().splitlines()[0]}"
+
+
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The most useful line about a failed run: a user error's own message, else step + error."""
-    for event in result.all_events:
-        if not event.is_step_failure:
-            continue
-        error = event.step_failure_data.error
-        chain = error
-        while chain is not None:
-            if chain.cls_name == "CrmWarehouseError":
-                return chain.message.split(": ", 1)[-1].strip() if chain.message.startswith(
-                    "orchestration.errors.CrmWarehouseError") else chain.message.strip()
-            chain = chain.cause
-        root = error
-        while root.cause is not None:
-            root = root.cause
-        return f"step {event.step_key} failed: {root.message.strip().splitlines()[0]}"
-    return "the run failed (see the Dagster logs)"
+    """Every failed step of the run (each failing quality gate is a step), one line each; the first
+    failure comes first, so a single failure reads as one line."""
+    lines = [_step_failure_line(e) for e in result.all_events if e.is_step_failure]
+    if not lines:
+        return "the run failed (see the Dagster logs)"
+    if len(lines) == 1:
+        return lines[0]
+    return f"{len(lines)} steps failed:\n" + "\n".join(f"  - {line}" for line in lines)
 
 
 def _instance() -> dg.DagsterInstance:

@@ -42,8 +42,17 @@ def upstream_entities() -> dict[str, frozenset[str]]:
     return out
 
 
+def _own_entities(uid: str) -> frozenset[str]:
+    """The raw entities a node's rows come from: a mart's `meta.rows_from` (its yml; a mart also reads other
+    entities for context, e.g. every source for the customer id map), else everything upstream."""
+    node = _manifest()["nodes"].get(uid) or {}
+    declared = (node.get("config", {}).get("meta") or {}).get("rows_from") or node.get("meta", {}).get("rows_from")
+    return frozenset(declared) if declared else upstream_entities().get(uid, frozenset())
+
+
 def _empty(uid: str, site: Site) -> bool:
-    ents = upstream_entities().get(uid, frozenset())
+    """Empty by configuration: the site delivers none of the entities the node's rows come from."""
+    ents = _own_entities(uid)
     return bool(ents) and not any(site.delivers(e) for e in ents)
 
 
@@ -67,6 +76,18 @@ def skipped_tests(site: Site) -> list[str]:
 def model_entities(model: str) -> frozenset[str]:
     """The raw entities upstream of one model, by model name."""
     return upstream_entities().get(f"model.crm_warehouse.{model}", frozenset())
+
+
+def own_entities(model: str) -> frozenset[str]:
+    """The raw entities that make `model`'s rows (see _own_entities), by model name."""
+    return _own_entities(f"model.crm_warehouse.{model}")
+
+
+def missing_entities(model: str, site: Site) -> list[str]:
+    """The entities that make `model`'s rows and the site does not deliver (sorted; empty when the model
+    should have rows)."""
+    uid = f"model.crm_warehouse.{model}"
+    return sorted(e for e in _own_entities(uid) if not site.delivers(e)) if _empty(uid, site) else []
 
 
 def mart_module(model: str) -> str | None:

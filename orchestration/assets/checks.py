@@ -277,11 +277,15 @@ def _mart_check(model: str) -> dg.AssetChecksDefinition:
         frames = mart_frames(settings, model)
         if frames[0][2]["rows_total"] == 0:
             site = load_site(settings.landing_dir)
-            missing = sorted(e for e in site_scope.model_entities(model) if not site.delivers(e))
-            if missing:
+            missing = site_scope.missing_entities(model, site)
+            if missing:  # empty by configuration: every entity that makes its rows is not delivered
                 yield _not_applicable(
                     f"marts.{model} is empty: the site does not deliver {', '.join(missing)} ({site.source})"
                 )
+                return
+            own = sorted(site_scope.own_entities(model))
+            if own and _rows_delivered(settings, own) == 0:  # delivered, but header-only files: empty is right
+                yield _not_applicable(f"marts.{model} is empty: the site delivered no rows of {', '.join(own)}")
                 return
         what_to_do = "fix the dbt model (or the suite in expectations/suites/ if the rule is wrong) and re-run"
         if frames[0][2]["rows_total"] == 0:  # say where the rows vanished
@@ -296,6 +300,12 @@ def _mart_check(model: str) -> dg.AssetChecksDefinition:
 def _not_applicable(why: str) -> dg.AssetCheckResult:
     """A gate that has nothing to check on this site passes, and says why (shown in the Dagster UI)."""
     return dg.AssetCheckResult(passed=True, metadata={"skipped": why}, description=f"skipped: {why}")
+
+
+def _rows_delivered(settings: Settings, entities: list[str]) -> int:
+    """Records in every extract file of `entities` so far (the load audit)."""
+    audit = load_audit(settings.raw_root)
+    return int(audit.loc[audit["entity"].isin(entities), "rows_in_file"].sum())
 
 
 def upstream_load_summary(settings: Settings, model: str) -> str:

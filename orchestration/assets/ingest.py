@@ -11,11 +11,13 @@ from orchestration.assets.resources import WarehouseResource
 from orchestration.raw import landing, nights
 from orchestration.raw.loader import load_new_extracts
 from orchestration.raw.ops_tables import rebuild_ops_tables
+from orchestration.site import load_site
+from orchestration.site_scope import write_module_status
 from orchestration.testing_hooks import pause_point
 
 INGEST_GROUP = "ingest"
 RAW_KEYS = {e.name: dg.AssetKey(["raw", e.name]) for e in contract.ENTITIES}
-OPS_LOAD_KEYS = {t: dg.AssetKey(["ops", t]) for t in ("quarantine", "data_issues", "load_audit")}
+OPS_LOAD_KEYS = {t: dg.AssetKey(["ops", t]) for t in ("quarantine", "data_issues", "load_audit", "module_status")}
 
 
 class IngestConfig(dg.Config):
@@ -102,17 +104,21 @@ def raw_extracts(context: dg.AssetExecutionContext, config: IngestConfig, wareho
              "Grain: (file, line, column)."),
             (OPS_LOAD_KEYS["load_audit"], "One row per loaded extract file: sha256 and "
              "rows_in_file = rows_loaded + rows_quarantined. Grain: file."),
+            (OPS_LOAD_KEYS["module_status"], "One row per CRM module: present, partial or absent on this site "
+             "(crm.yml), the entities delivered and not, the marts that are empty by configuration. Grain: module."),
         )
     ],
     can_subset=False,
 )
 def ops_load_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Reads the raw zone's metadata Parquet and rebuilds ops.quarantine, ops.data_issues and
-    ops.load_audit in the work file from scratch (so re-runs never double them)."""
+    """Reads the raw zone's metadata Parquet and the site configuration (crm.yml) and rebuilds
+    ops.quarantine, ops.data_issues, ops.load_audit and ops.module_status in the work file from scratch (so
+    re-runs never double them)."""
     settings = warehouse.settings()
     settings.work_db.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.work_db)) as con:
         counts = rebuild_ops_tables(con, settings.raw_root)
+        counts["module_status"] = write_module_status(con, load_site(settings.landing_dir))
         by_reason = con.execute(
             "SELECT reason, count(*) FROM ops.quarantine WHERE status = 'quarantined' GROUP BY 1 ORDER BY 1"
         ).fetchall()

@@ -24,6 +24,7 @@ from orchestration.privacy import suppress  # forgotten people (crm-warehouse fo
 from orchestration.raw import landing, nights, parse, rules, transcode
 from orchestration.raw.sqlnames import execute, key_expr, quote, scalar
 from orchestration.raw.zone import RawZone
+from orchestration.site import load_site
 
 log = logging.getLogger("crm_warehouse.ingest")
 
@@ -73,9 +74,11 @@ def _audit_sha(con: duckdb.DuckDBPyConnection, zone: RawZone, entity: str, d: da
     return scalar(con, "SELECT sha256 FROM read_parquet($p)", {"p": str(path)})
 
 
-def _prepare_parent_keys(con: duckdb.DuckDBPyConnection, zone: RawZone, ent: contract.Entity) -> None:
+def _prepare_parent_keys(
+    con: duckdb.DuckDBPyConnection, zone: RawZone, ent: contract.Entity, delivered: tuple[str, ...]
+) -> None:
     """Temp tables parent_keys_<parent>: every key of the parent loaded so far (any batch)."""
-    for parent_name in sorted({c.references for c in ent.foreign_keys}):
+    for parent_name in sorted({c.references for c in rules.checked_foreign_keys(ent, delivered)}):
         parent = contract.entity(parent_name)
         table = f"parent_keys_{parent.name}"
         con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -97,6 +100,7 @@ def _load_file(
     prepared: transcode.PreparedFile,
     names: list[str],
     loaded_at: datetime,
+    delivered: tuple[str, ...] = contract.LOAD_ORDER,
 ) -> FileResult:
     ent = contract.entity(f.entity)
     display = str(f.path)
@@ -108,8 +112,8 @@ def _load_file(
         )
     # Privacy: rows of forgotten people are dropped here and quarantined as `forgotten` (file, line only).
     suppress.drop_forgotten_rows(con, zone.root, ent)
-    _prepare_parent_keys(con, zone, ent)
-    sql, params = rules.row_rule_sql(ent, f.extract_date)
+    _prepare_parent_keys(con, zone, ent, delivered)
+    sql, params = rules.row_rule_sql(ent, f.extract_date, delivered)
     execute(con, sql, params)
 
     # Field-level defects: null the field, keep the row, report it.
@@ -243,10 +247,12 @@ def load_new_extracts(
     for d in reload_dates:
         if d not in dates:
             raise CrmWarehouseError(f"{landing_dir / d.isoformat()}: no complete extract to reload for {d}")
+    delivered = load_site(landing_dir).entities
     con = _connect()
     try:
         for d in dates:
             extract = landing.read_extract(landing_dir, d)
+            _check_delivered(extract, delivered)
             reload = d in reload_dates
             plan = _preflight(con, zone, extract, scratch_dir, reload)
             if reload or any(prepared is not None for _, prepared, _ in plan):
@@ -260,7 +266,7 @@ def load_new_extracts(
                     continue
                 if progress:
                     progress(f"loading {f.relative_name}")
-                result = _load_file(con, zone, f, prepared, names, loaded_at)
+                result = _load_file(con, zone, f, prepared, names, loaded_at, delivered)
                 log.info(
                     "%s: %d rows, %d loaded, %d quarantined", result.file, result.rows_in_file,
                     result.rows_accepted, result.rows_quarantined,
@@ -269,10 +275,20 @@ def load_new_extracts(
                 if prepared.readable != prepared.source:
                     prepared.readable.unlink(missing_ok=True)
             _write_empty_for_absent(con, zone, extract)
-        summary.released = release_orphans(con, zone)
+        summary.released = release_orphans(con, zone, delivered)
     finally:
         con.close()
     return summary
+
+
+def _check_delivered(extract: landing.Extract, delivered: tuple[str, ...]) -> None:
+    """A file of an entity the site configuration says it does not deliver is a configuration error."""
+    for f in extract.files:
+        if f.entity not in delivered:
+            raise CrmWarehouseError(
+                f"{f.path}: the site configuration ({load_site().source}) does not list {f.entity!r} among the "
+                "entities this site delivers; add it to `entities`/`modules` in crm.yml or leave the file out"
+            )
 
 
 def _write_empty_for_absent(con: duckdb.DuckDBPyConnection, zone: RawZone, extract: landing.Extract) -> None:
@@ -292,7 +308,9 @@ def _write_empty_for_absent(con: duckdb.DuckDBPyConnection, zone: RawZone, extra
         )
 
 
-def release_orphans(con: duckdb.DuckDBPyConnection, zone: RawZone) -> int:
+def release_orphans(
+    con: duckdb.DuckDBPyConnection, zone: RawZone, delivered: tuple[str, ...] = contract.LOAD_ORDER
+) -> int:
     """Recompute which orphan rows have their parents now, and (re)write them as released rows.
 
     A row is released in the batch of the day its last missing parent arrived. Entities are processed in
@@ -315,7 +333,8 @@ def release_orphans(con: duckdb.DuckDBPyConnection, zone: RawZone) -> int:
             {"files": [str(p) for p in orphan_files]},
         )
         joins, conds, dates = [], [], ["o._extract_date"]
-        for i, col in enumerate(ent.foreign_keys):
+        checked = rules.checked_foreign_keys(ent, delivered)
+        for i, col in enumerate(checked):
             parent = contract.entity(col.references)
             files = sorted((zone.root / parent.name).glob("*/*.parquet"))
             pk = quote(parent, parent.key[0])
@@ -331,7 +350,7 @@ def release_orphans(con: duckdb.DuckDBPyConnection, zone: RawZone) -> int:
             dates.append(f"coalesce(CAST(p{i}.available_on AS DATE), o._extract_date)")
         params = {
             f"files_{i}": [str(p) for p in sorted((zone.root / contract.entity(c.references).name).glob("*/*.parquet"))]
-            for i, c in enumerate(ent.foreign_keys)
+            for i, c in enumerate(checked)
         }
         params = {k: v for k, v in params.items() if v}
         execute(
@@ -340,7 +359,7 @@ def release_orphans(con: duckdb.DuckDBPyConnection, zone: RawZone) -> int:
             CREATE OR REPLACE TEMP TABLE released_rows AS
             SELECT o.*, greatest({", ".join(dates)}) AS _released_on
             FROM orphans o {" ".join(joins)}
-            WHERE {" AND ".join(conds)}
+            WHERE {" AND ".join(conds) or "true"}
             """,
             params,
         )
