@@ -56,6 +56,7 @@ ID = "VARCHAR"
 TEXT = "VARCHAR"
 MONEY = "DECIMAL(18,2)"
 RATE = "DECIMAL(9,4)"
+FX_RATE = "DECIMAL(18,8)"  # site-currency units per unit of another currency
 INT = "INTEGER"
 DATE = "DATE"
 TS = "TIMESTAMP"
@@ -117,6 +118,15 @@ def _delta_tail() -> tuple[Column, ...]:
         Column("is_deleted", BOOL, doc="true when the row was deleted in the source system"),
     )
 
+
+def _iso_4217() -> tuple[str, ...]:
+    """ISO 4217 currency codes (Babel ships the list; it is a dbt dependency and declared in pyproject)."""
+    from babel.numbers import list_currencies
+
+    return tuple(sorted(list_currencies()))
+
+
+ISO_4217 = _iso_4217()
 
 CHANNELS_COMM = ("phone", "email", "social", "sms", "chat", "in_person")
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -182,6 +192,18 @@ ENTITIES: tuple[Entity, ...] = (
             Column("valid_from", DATE),
         ),
         doc="SLA plan per ticket priority, effective from valid_from",
+    ),
+    Entity(
+        "fx_rates",
+        SNAPSHOT,
+        ("currency", "valid_from"),
+        (
+            Column("currency", TEXT, codes=ISO_4217, doc="ISO 4217 code of the foreign currency"),
+            Column("valid_from", DATE, doc="the rate applies to amounts dated from this day until the next"),
+            Column("rate_to_site", FX_RATE, non_negative=True,
+                   doc="site-currency units per one unit of `currency`"),
+        ),
+        doc="exchange rates into the site currency; only needed when rows carry another currency (optional)",
     ),
     Entity(
         "campaigns",
@@ -281,7 +303,8 @@ ENTITIES: tuple[Entity, ...] = (
             Column("order_date", TS, event_time=True),
             Column("status", TEXT, codes=("completed", "cancelled", "refunded")),
             Column("channel", TEXT, codes=("web", "app", "store", "phone", "partner")),
-            Column("currency", TEXT, codes=("CNY",)),
+            Column("currency", TEXT, codes=ISO_4217, doc="ISO 4217; another than the site currency (crm.yml) "
+                   "is converted with fx_rates"),
             *_delta_tail(),
         ),
     ),
@@ -386,13 +409,16 @@ ENTITY_BY_NAME: dict[str, Entity] = {e.name: e for e in ENTITIES}
 #: module exist empty and `ops.module_status` says why.
 MODULES: dict[str, tuple[str, ...]] = {
     "customer": ("customers", "customer_relationships", "communications", "behavior_events"),
-    "sales": ("products", "sales_reps", "sales_targets", "orders", "order_items", "opportunities"),
+    "sales": ("products", "sales_reps", "sales_targets", "fx_rates", "orders", "order_items", "opportunities"),
     "marketing": ("campaigns", "campaign_spend", "campaign_members"),
     "service": ("service_plans", "service_tickets"),
 }
 MODULE_OF: dict[str, str] = {e: m for m, ents in MODULES.items() for e in ents}
 #: Every site delivers customers: every other entity hangs off them.
 ALWAYS_DELIVERED = ("customers",)
+#: Delivered only where a site names them in crm.yml `entities` (a module does not imply them, and they do
+#: not count for a module's present/partial status): exchange rates matter only for multi-currency data.
+OPTIONAL_ENTITIES = ("fx_rates",)
 # ENTITIES is already in load order: every parent comes before its children.
 LOAD_ORDER: tuple[str, ...] = tuple(e.name for e in ENTITIES)
 
@@ -434,7 +460,9 @@ def markdown_tables() -> str:
                 rules.append("key")
             if not c.required:
                 rules.append("optional column")
-            if c.codes:
+            if c.codes is ISO_4217:
+                rules.append("an ISO 4217 currency code")
+            elif c.codes:
                 rules.append("one of " + ", ".join(f"`{v}`" for v in c.codes))
             if c.non_negative:
                 rules.append(">= 0")

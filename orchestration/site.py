@@ -8,13 +8,15 @@ the generator writes: every module, currency CNY.
 site: acme-retail            # a name for logs and the report (optional)
 currency: USD                # ISO 4217 code of the site currency: every money column is in it
 modules: [customer, sales]   # CRM modules delivered (default: all); see contract.MODULES
-entities: [customers, orders, order_items]   # or exactly which entities (default: all of `modules`)
+entities: [customers, orders, order_items, fx_rates]   # or exactly which entities (with `modules`: also)
 ml:                          # model settings (orchestration/ml_settings.py)
   campaign_outcomes: [conversion, revenue, visit]
 ```
 
 Environment overrides (the README's configuration table): `CRM_SITE_CURRENCY`, `CRM_SITE_MODULES`,
-`CRM_SITE_ENTITIES` (comma-separated). `customers` is always delivered.
+`CRM_SITE_ENTITIES` (comma-separated). `customers` is always delivered; `fx_rates` (contract
+OPTIONAL_ENTITIES) only where `entities` names it: rows in another currency than the site's are converted
+with it.
 
 An entity the site does not deliver has no raw gate, its staging/marts exist empty, dbt tests on models
 of absent modules are skipped, foreign keys pointing at it are not checked (nothing to check against),
@@ -52,7 +54,7 @@ class Site:
 
     def module_status(self, module: str) -> str:
         """present (every entity), partial (some) or absent (none)."""
-        ents = contract.MODULES[module]
+        ents = [e for e in contract.MODULES[module] if e not in contract.OPTIONAL_ENTITIES]
         have = sum(e in self.entities for e in ents)
         return "present" if have == len(ents) else "absent" if have == 0 else "partial"
 
@@ -111,13 +113,14 @@ def parse_site(data: dict, where: str, env: dict | None = None) -> Site:
                               "CRM_SITE_CURRENCY" if env.get("CRM_SITE_CURRENCY") else f"{where}: currency")
     modules_raw = env.get("CRM_SITE_MODULES") or data.get("modules")
     entities_raw = env.get("CRM_SITE_ENTITIES") or data.get("entities")
-    modules = (_names(modules_raw, tuple(contract.MODULES), "module", f"{where}: modules")
-               if modules_raw is not None else tuple(contract.MODULES))
-    if entities_raw is not None:
-        chosen = set(_names(entities_raw, contract.LOAD_ORDER, "entity", f"{where}: entities"))
-    else:
-        chosen = {e for m in modules for e in contract.MODULES[m]}
-    chosen |= set(contract.ALWAYS_DELIVERED)
+    if modules_raw is None and entities_raw is None:
+        modules_raw = list(contract.MODULES)
+    chosen = set(contract.ALWAYS_DELIVERED)
+    if modules_raw is not None:  # every entity of these modules but the optional ones (fx_rates)
+        modules = _names(modules_raw, tuple(contract.MODULES), "module", f"{where}: modules")
+        chosen |= {e for m in modules for e in contract.MODULES[m] if e not in contract.OPTIONAL_ENTITIES}
+    if entities_raw is not None:  # exactly these (and those of `modules`, when both are given)
+        chosen |= set(_names(entities_raw, contract.LOAD_ORDER, "entity", f"{where}: entities"))
     ml = MlSettings.from_mapping(data.get("ml") or {}, f"{where}: ml")
     return Site(
         name=str(data.get("site") or "crm"),

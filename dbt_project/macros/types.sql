@@ -16,3 +16,12 @@
         as {{ type_money() }}
     )
 {%- endmacro %}
+
+{#- type_fx_rate(): exchange rates, DECIMAL(18,8) (contract.FX_RATE). -#}
+{% macro type_fx_rate() -%}
+    {{ return(adapter.dispatch('type_fx_rate', 'crm_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__type_fx_rate() -%}
+    decimal(18,8)
+{%- endmacro %}

@@ -92,7 +92,7 @@ COMMON_DOCS = {
     "status": "status",
     "created_at": "when the row was created in the source system",
     "category": "category",
-    "list_price": "list price (CNY)",
+    "list_price": "list price (site currency, crm.yml)",
     "launched_at": "launch date",
     "team": "sales team",
     "hired_at": "hire date",
@@ -107,9 +107,9 @@ COMMON_DOCS = {
     "channel": "channel",
     "start_date": "first day of the campaign",
     "end_date": "last day of the campaign",
-    "budget": "budget (CNY)",
+    "budget": "budget (site currency, crm.yml)",
     "target_segment": "customer segment the campaign targets",
-    "target_amount": "sales amount target (CNY)",
+    "target_amount": "sales amount target (site currency, crm.yml)",
     "target_units": "sales units target",
     "since": "date the relationship started",
     "direction": "inbound or outbound",
@@ -119,15 +119,15 @@ COMMON_DOCS = {
     "outcome": "outcome of the communication",
     "event_type": "kind of behaviour event",
     "order_date": "when the order was placed",
-    "currency": "currency code",
+    "currency": "ISO 4217 currency code",
     "quantity": "units ordered",
-    "unit_price": "price per unit (CNY)",
+    "unit_price": "price per unit (site currency, crm.yml)",
     "stage": "pipeline stage",
-    "amount": "opportunity amount (CNY)",
+    "amount": "opportunity amount (site currency, crm.yml)",
     "is_closed": "true when the opportunity is closed",
     "is_won": "true when the opportunity was won",
     "date": "day of campaign execution",
-    "spend": "spend on the day (CNY)",
+    "spend": "spend on the day (site currency, crm.yml)",
     "progress_pct": "campaign progress in percent (0-100)",
     "risk_note": "free-text risk note",
     "group": "experiment group of the member",
@@ -159,6 +159,8 @@ MODEL_DOCS = {
     "campaign_spend": "Campaign execution per campaign and day (latest version, deletes removed).",
     "campaign_members": "Customers assigned to campaigns and their funnel timestamps (latest version, deletes removed).",
     "service_tickets": "Customer service tickets (latest version, deletes removed).",
+    "fx_rates": "Exchange rates into the site currency per currency and valid_from date: the newest snapshot "
+    "(optional entity: empty on a single-currency site).",
 }
 
 # Staging renames, by entity: raw column -> staging column.
@@ -185,6 +187,9 @@ STAGING_EXTRAS = {
             "identity-matching form of name: full-width folded, all whitespace removed, lower-cased (PII)",
         ),
     ],
+    "fx_rates": [
+        ("valid_from", "valid_to", "last day the rate applies (the day before the next valid_from; NULL: still valid)"),
+    ],
     "order_items": [
         ("discount", "line_net_amount", "round(quantity * unit_price * (1 - discount), 2) as DECIMAL(18,2)"),
     ],
@@ -204,7 +209,9 @@ def flow(values) -> str:
 
 def raw_doc(entity, col) -> str:
     parts = [col.doc or COMMON_DOCS.get(col.name, col.name.replace("_", " "))]
-    if col.codes:
+    if col.codes is C.ISO_4217:
+        parts.append("an ISO 4217 code (checked by the loader)")
+    elif col.codes:
         parts.append("one of: " + ", ".join(col.codes))
     if col.references:
         parts.append(f"references {col.references}")
@@ -323,7 +330,7 @@ def models_yml() -> str:
                 tests.append("          - not_null\n")
                 if len(e.key) == 1:
                     tests.append("          - unique\n")
-            if col.codes:
+            if col.codes and col.codes is not C.ISO_4217:  # ~300 ISO codes: the loader's rule suffices
                 tests.append(
                     "          - accepted_values:\n"
                     "              arguments:\n"

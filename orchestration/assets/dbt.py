@@ -153,24 +153,31 @@ def site_test_exclusions(context: dg.AssetExecutionContext) -> list[str]:
 AS_OF_ENV = "CRM_AS_OF"  # read by the dbt macro customer_as_of_literal() (macros/customer_dates.sql)
 
 
+CURRENCY_ENV = "CRM_SITE_CURRENCY"  # read by the dbt macro site_currency_literal() (macros/site_currency.sql)
+
+
 @contextmanager
 def dbt_as_of(as_of: date | None) -> Iterator[None]:
-    """CRM_AS_OF set to the run's logical date while a dbt invocation is prepared (dagster-dbt copies
-    os.environ into the dbt process when `cli()` is called), then restored. An environment variable, not
-    `--vars`: dbt re-parses the whole project (~4 s more per invocation) whenever vars change, but only the
-    files that read an environment variable when its value changes."""
-    before = os.environ.get(AS_OF_ENV)
-    if as_of is None:
-        os.environ.pop(AS_OF_ENV, None)
-    else:
-        os.environ[AS_OF_ENV] = as_of.isoformat()
+    """CRM_AS_OF set to the run's logical date and CRM_SITE_CURRENCY to the site currency (crm.yml) while a
+    dbt invocation is prepared (dagster-dbt copies os.environ into the dbt process when `cli()` is called),
+    then restored. Environment variables, not `--vars`: dbt re-parses the whole project (~4 s more per
+    invocation) whenever vars change, but only the files that read an environment variable when its value
+    changes."""
+    values = {AS_OF_ENV: as_of.isoformat() if as_of else None, CURRENCY_ENV: load_site().currency}
+    before = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(AS_OF_ENV, None)
-        else:
-            os.environ[AS_OF_ENV] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def dbt_target_path(warehouse: WarehouseResource) -> Path:

@@ -1,4 +1,5 @@
--- Current orders with the totals of their current lines.
+-- Current orders with the totals of their current lines, in the site currency (`currency`; converted
+-- line by line from the order's own `source_currency`, see int_order_items_priced).
 -- Grain: one row per order_id (live orders of the deduped layer; an order without lines has zero totals).
 with
 
@@ -40,7 +41,8 @@ select
     {{ sales_month_start('orders.order_date') }} as order_month,
     orders.status,
     orders.channel,
-    orders.currency,
+    {{ site_currency_literal() }} as currency,
+    orders.currency as source_currency,
     cast(coalesce(line_totals.n_lines, 0) as integer) as n_lines,
     cast(coalesce(line_totals.units, 0) as bigint) as units,
     cast(coalesce(line_totals.gross_amount, 0) as {{ type_money() }}) as gross_amount,

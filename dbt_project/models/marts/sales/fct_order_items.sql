@@ -1,4 +1,5 @@
--- Order lines of current orders with exact money columns and the order's status, date, rep and customer.
+-- Order lines of current orders with exact money columns (in the site currency, `currency`; converted from
+-- the order's own currency, `source_currency`, at `fx_rate`) and the order's status, date, rep and customer.
 -- Lines whose order is missing or deleted are not facts (they stay visible in intermediate).
 -- Grain: one row per order_id, line_no.
 with
@@ -15,6 +16,9 @@ items as (
         gross_amount,
         discount_amount,
         net_amount,
+        source_currency,
+        fx_rate,
+        source_net_amount,
         updated_at
     from {{ ref('int_order_items_priced') }}
 
@@ -60,6 +64,10 @@ select
     cast(items.net_amount as {{ type_money() }}) as net_amount,
     cast(case when orders.status = 'completed' then items.net_amount else 0 end as {{ type_money() }}) as net_revenue,
     cast(case when orders.status = 'completed' then items.quantity else 0 end as integer) as net_units,
+    cast({{ site_currency_literal() }} as {{ dbt.type_string() }}) as currency,
+    cast(items.source_currency as {{ dbt.type_string() }}) as source_currency,
+    cast(items.fx_rate as {{ type_fx_rate() }}) as fx_rate,
+    cast(items.source_net_amount as {{ type_money() }}) as source_net_amount,
     cast(items.updated_at as {{ dbt.type_timestamp() }}) as updated_at
 from items
 inner join orders
