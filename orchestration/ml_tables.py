@@ -74,3 +74,128 @@ EFFECT_TYPES = {
     "note": "VARCHAR",
     "as_of": "DATE",
 }
+
+# Column descriptions of the published ml tables (issue 13: written as DuckDB comments at publish, see
+# orchestration/serving/comments.py). Columns shared by every table come first; a table's own entry wins.
+# Money is in the site currency (crm.yml `currency`); `as_of` is the run's logical date, not a clock time.
+ML_COMMON_COLUMNS: dict[str, str] = {
+    "run_id": "id of the model run that produced the row (ml.model_runs.run_id): model, as_of and a hash of "
+              "the training data and parameters",
+    "as_of": "the run's logical date (DATE, no clock): the data cut-off the model saw",
+    "customer_id": "master customer id (marts.dim_customers.customer_id)",
+    "campaign_id": "campaign id (marts.dim_campaigns.campaign_id)",
+    "cluster_id": "persistent k-means cluster number (kept stable across retrains by matching centroids)",
+    "segment_name": "name of the k-means cluster, from its profile: new, at risk, bargain hunters, champions, "
+                    "loyal or occasional",
+    "n_customers": "number of customers (count)",
+    "outcome": "the outcome measured in the attribution window: conversion (0/1 per member), revenue (net "
+               "revenue per member, site currency) or a behaviour-event count (e.g. visits)",
+    "learner": "uplift learner: dr = DR-learner (doubly robust pseudo-outcome regression, default), "
+               "t = T-learner (treated model minus control model)",
+}
+ML_COLUMNS: dict[str, dict[str, str]] = {
+    "customer_segments": {
+        "rfm_segment": "named RFM segment from the rule table over (r_score, fm_score) (ml/rfm.py RFM_RULES), "
+                       "no_purchase for customers without a completed order",
+        "rfm_code": "the three RFM scores written together as text, recency then frequency then monetary "
+                    "(e.g. '545' = r_score 5, f_score 4, m_score 5); NULL without a completed order",
+        "r_score": "recency score 1..5 (quintile among purchasers; 5 = most recent buyers); NULL without a purchase",
+        "f_score": "frequency score 1..5 (quintile among purchasers; 5 = most completed orders); NULL without a purchase",
+        "m_score": "monetary score 1..5 (quintile among purchasers; 5 = highest net revenue); NULL without a purchase",
+        "recency_days": "days from the last completed order to as_of (days); NULL without one",
+        "frequency": "completed orders in the RFM window (count)",
+        "monetary": "net revenue of the completed orders in the RFM window (site currency)",
+        "revenue_per_year": "k-means feature: net revenue of completed orders per active year, shrunk toward "
+                            "the population rate (site currency per year)",
+        "events_per_year": "k-means feature: behaviour events (visits, likes, carts, searches, shares) per "
+                           "active year, shrunk toward the population rate (events per year)",
+        "social_per_year": "k-means feature: likes and shares per active year, shrunk toward the population "
+                           "rate (events per year)",
+        "discounted_line_ratio": "k-means feature: share of purchased order lines carrying a discount, shrunk "
+                                 "with 3 pseudo-lines at the mean (ratio 0..1)",
+        "days_since_last_activity": "k-means feature: days from the last order or behaviour event (or sign-up) "
+                                    "to as_of (days)",
+        "activity_trend": "k-means feature: behaviour events of the last 120 days divided by the events "
+                          "expected from the customer's own rate (ratio; 1 = steady, < 1 slowing down)",
+        "observed_tenure_days": "k-means feature: days since the customer's first record or the start of the "
+                                "warehouse history, whichever is later (days)",
+        "tenure_days": "days since the customer's first record was created, uncapped (days); not a model feature",
+    },
+    "segment_profiles": {
+        "share": "the cluster's share of all scored customers (ratio 0..1)",
+        "feature": "name of the model feature this row profiles (a column of ml.customer_segments)",
+        "mean": "mean of the feature over the cluster's customers (the feature's own unit)",
+        "median": "median of the feature over the cluster's customers (the feature's own unit)",
+        "centroid": "the k-means cluster centre on this feature, back-transformed to the feature's own unit",
+        "centroid_z": "the cluster centre in standardised log1p units (z-score of log(1 + value)): 0 = the "
+                      "average customer, > 0 above it, -1 one standard deviation below",
+    },
+    "segment_rules": {
+        "rule_id": "leaf number of the explaining decision tree",
+        "rule": "readable rule of the leaf, conditions joined by AND (e.g. recency_days <= 45.5 AND frequency > 3)",
+        "n_customers": "training customers in the leaf (count)",
+        "support": "the leaf's share of the training customers (ratio 0..1)",
+        "purity": "share of the leaf's customers that belong to its cluster (ratio 0..1)",
+    },
+    "model_runs": {
+        "model": "which model the run fitted or scored (segmentation, campaign effects, uplift)",
+        "training_data_hash": "SHA-256 of the training data (equal data gives an equal hash)",
+        "n_train": "rows the model was trained or estimated on (count)",
+        "params_json": "the run's parameters as JSON (sorted keys)",
+        "metrics_json": "the run's metrics as JSON (silhouette, tree fidelity, cluster sizes, retention; effect "
+                        "and uplift summaries)",
+        "library_versions_json": "versions of the libraries used (numpy, scikit-learn, statsmodels, ...) as JSON",
+    },
+    "campaign_effects": {
+        "design": "randomised (random control group) or observational (targeted campaign, no random control)",
+        "estimand": "ate = average effect on all members (randomised), att = average effect on the targeted "
+                    "(observational)",
+        "method": "estimator: difference_in_means (treated mean minus control mean), lin_hc2 (Lin's "
+                  "covariate-adjusted regression with HC2 robust standard errors; primary for randomised), "
+                  "naive_difference (targeted minus untargeted, biased: for comparison only), aipw_att "
+                  "(augmented inverse-propensity-weighted, doubly robust ATT; primary for targeted campaigns)",
+        "is_primary": "true for the one estimate to report per campaign and outcome (lin_hc2 or aipw_att)",
+        "estimate": "effect per treated member in outcome units: conversion in probability points (0.03 = "
+                    "+3 points), revenue in site currency per member, events per member",
+        "std_error": "standard error of the estimate (outcome units)",
+        "ci_low": "lower end of the 95% confidence interval of the estimate (outcome units)",
+        "ci_high": "upper end of the 95% confidence interval of the estimate (outcome units)",
+        "p_value": "two-sided p-value of no effect (0..1)",
+        "lift_pct": "relative lift E in percent: treated outcome sum over its counterfactual sum, minus 1 "
+                    "(25.5 = +25.5%); NULL when guarded (too few control conversions)",
+        "lift_ci_low": "lower end of the bootstrap 95% CI of lift_pct (percent)",
+        "lift_ci_high": "upper end of the bootstrap 95% CI of lift_pct (percent)",
+        "n_treated": "treated units analysed: treatment group or targeted members (count)",
+        "n_control": "control or comparison units analysed (count)",
+        "control_conversions": "members of the control/comparison group with outcome > 0 (count)",
+        "overlap_treated_above_clip": "AIPW rows: share of targeted members with a raw propensity above 0.99 "
+                                      "(ratio 0..1; high = poor overlap)",
+        "overlap_json": "AIPW rows: propensity overlap summary by group as JSON",
+        "note": "why a value is NULL, overlap warnings, or the naive row's caveat (text)",
+    },
+    "customer_uplift": {
+        "customer_id": "source customer id of the campaign member",
+        "master_customer_id": "master customer id (marts.dim_customers.customer_id)",
+        "uplift_score": "out-of-fold predicted effect of the campaign on this member's outcome (outcome units: "
+                        "conversion probability points, 0.02 = +2 points)",
+        "decile": "decile of uplift_score within the campaign: 1 = highest predicted uplift .. 10 (equal "
+                  "scores share a decile)",
+        "fold": "cross-fitting fold (0..K-1) whose held-out part scored the member",
+    },
+    "uplift_curves": {
+        "fraction_targeted": "fraction of the campaign's members targeted, highest scores first (ratio 0..1)",
+        "n_targeted": "members targeted at this point (count)",
+        "qini": "Qini curve: incremental outcome among the targeted (treated outcome minus control outcome "
+                "scaled to the treated count), per campaign member (outcome units per member)",
+        "qini_random": "the Qini value random targeting would give at this fraction: fraction_targeted x qini "
+                       "at 100% (outcome units per member); the curve's baseline",
+        "cumulative_gain": "cumulative gain: (treated mean - control mean) among the targeted x number "
+                           "targeted, per campaign member (outcome units per member)",
+        "uplift_in_top": "treated mean minus control mean among the targeted fraction (outcome units; NULL at 0)",
+    },
+}
+
+
+def ml_column_description(table: str, column: str) -> str | None:
+    """The description of one published ml column (the table's own entry, else the shared one)."""
+    return ML_COLUMNS.get(table, {}).get(column) or ML_COMMON_COLUMNS.get(column)

@@ -97,6 +97,23 @@ def mart_module(model: str) -> str | None:
     return fqn[2] if len(fqn) > 3 and fqn[1] == "marts" else None
 
 
+# ops.module_status as a DuckDB comment at publish (orchestration/serving/comments.py): (table, columns).
+MODULE_STATUS_DESCRIPTION: tuple[str, dict[str, str]] = (
+    "One row per CRM module (customer, sales, marketing, service, ...): whether this site delivers it "
+    "(crm.yml), which entities it delivers and which marts are empty by configuration.",
+    {
+        "module": "CRM module name (orchestration/contract.py MODULES)",
+        "status": "present (every entity delivered), partial (some) or absent (none: its marts are empty)",
+        "entities_delivered": "extract entities of the module the site delivers (list)",
+        "entities_not_delivered": "extract entities of the module the site does not deliver (list)",
+        "empty_marts": "marts of the module that are empty because their entities are not delivered (list)",
+        "site": "site name (crm.yml `site`)",
+        "currency": "site currency, ISO 4217 code (crm.yml `currency`): the unit of every money column",
+        "config_source": "where the site configuration came from (path of crm.yml, or the default)",
+    },
+)
+
+
 def write_module_status(con, site: Site) -> int:
     """Create `ops.module_status` (grain: one row per CRM module) in the open work-file connection."""
     from orchestration import contract

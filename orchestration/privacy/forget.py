@@ -48,7 +48,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -109,6 +109,36 @@ LOG_SCHEMA = pa.schema(
     ]
 )
 
+# ops.forget_log as a DuckDB comment at publish (orchestration/serving/comments.py): (table, columns).
+FORGET_LOG_DESCRIPTION: tuple[str, dict[str, str]] = (
+    "One row per `crm-warehouse forget` (right to be forgotten): when, a keyed hash of the id, and how many "
+    "rows and files were scrubbed where. Holds no personal data.",
+    {
+        "forget_id": "forget id: forget-<UTC time YYYYmmddTHHMMSS>-<process id>",
+        "forgotten_at": "when the forget ran: wall clock of the warehouse machine in UTC (TIMESTAMP without "
+                        "time zone, UTC)",
+        "customer_hash": "HMAC-SHA256 (key CRM_PII_KEY) of the requested customer id, hex",
+        "status": "forgotten, or already_forgotten (nothing left to remove)",
+        "source_records": "source customer records of the person, duplicates included (count)",
+        "orders": "orders of the person (count)",
+        "rows_published": "rows removed from the serving file crm.duckdb (count)",
+        "rows_snapshots": "rows removed from the kept snapshots (count)",
+        "snapshot_files": "snapshot files rewritten (count)",
+        "rows_parquet": "rows removed from the Parquet exports (count)",
+        "parquet_files": "Parquet files rewritten (count)",
+        "rows_raw": "accepted, released and orphan rows removed from the raw zone (count)",
+        "raw_quarantine_rows": "quarantined records holding the person's ids or emails removed (count)",
+        "raw_forgotten_rows": "`forgotten` quarantine rows added (count)",
+        "raw_files": "raw-zone files rewritten (count)",
+        "rows_work": "rows removed from the work file (count)",
+        "text_files": "text files (logs, reports) redacted (count)",
+        "scratch_files": "scratch files removed (count)",
+        "landing_lines_remaining": "lines of the landing folder still holding the person (count); NULL when "
+                                   "the landing folder was not scanned",
+        "detail": "JSON: place -> table -> rows removed",
+        "seconds": "duration of the forget (seconds)",
+    },
+)
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -908,7 +938,7 @@ def _forget(settings: Settings, customer_id: str, *, landing_dir: Path | None, l
         landing = scan_landing(landing_dir, sweeper) if landing_dir is not None else None
 
         record: dict = {}
-        now = datetime.now().replace(microsecond=0)
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # UTC, naive (forgotten_at)
         forget_id = f"forget-{now:%Y%m%dT%H%M%S}-{os.getpid()}"
         log_dir = forget_log_dir(settings)
 

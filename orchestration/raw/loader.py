@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -259,7 +259,7 @@ def load_new_extracts(
                 nights.begin(zone, d, reload)  # before the first byte of the day: rolled back unless the gates pass
             if reload:
                 zone.remove_batch(d)
-            loaded_at = datetime.now().replace(microsecond=0)
+            loaded_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # UTC, naive (TIMESTAMP)
             for f, prepared, names in plan:
                 if prepared is None:
                     summary.skipped.append(FileResult(d, f.entity, f.relative_name, 0, 0, 0, skipped=True))

@@ -86,3 +86,58 @@ def rebuild_ops_tables(con: duckdb.DuckDBPyConnection, raw_root: Path) -> dict[s
         t: scalar(con, f"SELECT count(*) FROM ops.{t}")
         for t in ("quarantine", "data_issues", "load_audit")
     }
+
+
+# Descriptions of the tables above, written as DuckDB comments at publish (orchestration/serving/comments.py).
+# table -> (table description, column -> description). Clocks: extract_date/released_on are dates (no
+# clock); loaded_at is the loader's wall clock in UTC.
+DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "quarantine": (
+        "One row per extract row refused at load or by a raw gate, with its reason (nothing is dropped "
+        "silently); status says whether a later correction released it. The raw text and detail stay in the "
+        "private work file.",
+        {
+            "entity": "extract entity (file) the row came from, e.g. customers, orders",
+            "extract_date": "date of the nightly extract folder the row came from (DATE, no clock)",
+            "file": "extract file, relative to the landing folder",
+            "line": "line number of the row in the file (1 = first line after the header)",
+            "column": "the column at fault; NULL when the whole row is at fault (e.g. wrong field count)",
+            "reason": "reason code (docs/extract_contract.md), e.g. bad_date, missing_key, duplicate_key, "
+                      "orphan_reference, forgotten",
+            "status": "quarantined (still refused) or released (a later extract or reload delivered it correctly)",
+            "released_on": "extract date that released the row (DATE, no clock); NULL while quarantined",
+            "detail": "the parser's message (kept in the work file only)",
+            "raw_text": "the raw line as delivered (kept in the work file only: may hold personal data)",
+        },
+    ),
+    "data_issues": (
+        "One row per accepted extract row with a suspicious but loadable value (kept, flagged, not quarantined).",
+        {
+            "entity": "extract entity (file) the row came from",
+            "key": "the row's business key (e.g. customer_id, order_id)",
+            "column": "the column with the issue",
+            "reason": "issue code (docs/extract_contract.md), e.g. future_date, negative_amount",
+            "file": "extract file, relative to the landing folder",
+            "line": "line number of the row in the file",
+            "extract_date": "date of the nightly extract folder (DATE, no clock)",
+        },
+    ),
+    "load_audit": (
+        "One row per extract file loaded: checksum, encoding and the reconciliation rows_in_file = rows_loaded "
+        "+ rows_quarantined.",
+        {
+            "extract_date": "date of the nightly extract folder (DATE, no clock)",
+            "entity": "extract entity of the file",
+            "file": "extract file, relative to the landing folder",
+            "sha256": "SHA-256 of the file as delivered (hex)",
+            "encoding": "text encoding the file was read with (from _manifest.json, default utf-8)",
+            "rows_in_file": "data rows in the file (count, header excluded)",
+            "rows_loaded": "rows accepted into the raw zone, including rows released later (count)",
+            "rows_quarantined": "rows still in ops.quarantine (count)",
+            "rows_released": "rows first quarantined, then released by a later correction (count)",
+            "extra_columns": "columns in the file that the extract contract does not know (ignored), as a list",
+            "loaded_at": "when the loader read the file: wall clock of the warehouse machine in UTC "
+                         "(TIMESTAMP without time zone, UTC)",
+        },
+    ),
+}

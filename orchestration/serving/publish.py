@@ -6,7 +6,9 @@ The work file (private, holds staging and plaintext personal data) is never read
    plaintext personal data, only with CRM_PUBLISH_RESTRICTED=1) into a brand-new DuckDB file
    next to the serving file, plus `ops.run_history` (from the append-only Parquet records) and
    `ops.publish_log` (history carried over); with the keep-previous policy, the tables of a failed domain
-   are copied from the current serving file instead of the work file;
+   are copied from the current serving file instead of the work file; every table and column gets its
+   description as a DuckDB comment (`orchestration/serving/comments.py`: dbt manifest, ml_tables, the ops
+   catalogues), so BI tools show them;
 2. exports the new file's tables as Parquet into `parquet/<publish_id>/<schema>/<table>.parquet`,
    written under a temporary name and renamed as a whole;
 3. `os.replace`s the new file over `crm.duckdb` (readers that already opened the old file keep their
@@ -27,7 +29,7 @@ import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -36,6 +38,7 @@ from orchestration.durable import fsync
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute
 from orchestration.serving import run_history
+from orchestration.serving.comments import write_comments
 from orchestration.testing_hooks import pause_point
 
 PUBLISHED_SCHEMAS = ("marts", "ml", "reports", "ops")
@@ -44,8 +47,24 @@ RESTRICTED_SCHEMA = "restricted"  # full personal data: published only with CRM_
 WITHHELD_COLUMNS = {("ops", "quarantine"): ("raw_text", "detail")}
 # Tables publishing writes itself; a work-file table of the same name is ignored.
 PUBLISH_OWN_TABLES = {("ops", "publish_log"), ("ops", "run_history")}
+# ops.publish_log as a DuckDB comment (orchestration/serving/comments.py): (table, columns).
+PUBLISH_LOG_DESCRIPTION: tuple[str, dict[str, str]] = (
+    "One row per published table per publish (history of every publish kept in this file).",
+    {
+        "publish_id": "publish id <UTC time YYYYmmddTHHMMSS>[.n]-asof<as_of>; names the snapshot and Parquet folder",
+        "as_of": "the run's logical date (DATE, no clock)",
+        "published_at": "when the publish started: wall clock of the warehouse machine in UTC "
+                        "(TIMESTAMP without time zone, UTC)",
+        "table_name": "published table, schema.table",
+        "row_count": "rows of the table in this publish (count)",
+        "source": "where the table came from: work (this build), previous (kept from the last publish after a "
+                  "failed domain), run_history or publish",
+    },
+)
 NEW_FILE_PREFIX = ".crm.duckdb.new-"
 CURRENT_LINK = "current"
+# dbt descriptions of the published models (tables and columns become DuckDB comments)
+DBT_MANIFEST = Path(__file__).resolve().parents[2] / "dbt_project" / "target" / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -215,7 +234,7 @@ def publish(
     for p in remove_leftovers(layout):
         say(f"removed leftover of an interrupted publish: {p}")
 
-    published_at = datetime.now().replace(microsecond=0)
+    published_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # UTC, naive (TIMESTAMP)
     publish_id = new_publish_id(layout, published_at, as_of)
     new_file = layout.root / f"{NEW_FILE_PREFIX}{os.getpid()}"
     new_file.unlink(missing_ok=True)
@@ -264,6 +283,10 @@ def publish(
             tables[name] = con.execute(f"SELECT count(*) FROM {_ident(schema)}.{_ident(table)}").fetchall()[0][0]
         _write_publish_log(con, has_previous, publish_id, as_of, published_at, tables, sources)
         tables["ops.publish_log"] = con.execute("SELECT count(*) FROM ops.publish_log").fetchall()[0][0]
+        n_tables, n_columns, undescribed = write_comments(con, published_schemas(), DBT_MANIFEST)
+        say(f"commented {n_tables} tables and {n_columns} columns")
+        if undescribed:
+            say(f"no description for {len(undescribed)} published tables/columns: {', '.join(undescribed[:20])}")
         con.execute("DETACH work")
         if has_previous:
             con.execute("DETACH previous")

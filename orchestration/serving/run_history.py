@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,6 +37,25 @@ SCHEMA = pa.schema(
 COLUMNS_SQL = ", ".join(f"NULL::{'TIMESTAMP' if f.type == pa.timestamp('us') else 'VARCHAR'} AS {f.name}"
                         for f in SCHEMA)
 
+# ops.run_history as a DuckDB comment at publish (orchestration/serving/comments.py): (table, columns).
+DESCRIPTION: tuple[str, dict[str, str]] = (
+    "One row per run, stale-extract alert and restore (append-only history, all records so far).",
+    {
+        "record_id": "record id: run-<dagster run id>, stale-<tick date> or restore-<publish id>-<time>",
+        "kind": "run (a pipeline run), stale_extract (no new extract in time) or restore (a snapshot restored)",
+        "status": "success, failure, stale or restored",
+        "run_id": "Dagster run id; NULL for records not made by a run",
+        "job_name": "Dagster job of the run (e.g. warehouse_refresh)",
+        "failed_asset": "the asset (step) that failed; NULL unless status = failure",
+        "reason": "why the run failed or the record was written (one line)",
+        "log_location": "path of the run's log file",
+        "message": "the one line sent to the log and to the alert webhook",
+        "webhook": "alert delivery: not configured, sent (HTTP 200) or failed: <why>",
+        "recorded_at": "when the record was written: wall clock of the warehouse machine in UTC "
+                       "(TIMESTAMP without time zone, UTC)",
+    },
+)
+
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -52,7 +71,9 @@ class RunRecord:
     log_location: str | None = None
     message: str | None = None
     webhook: str | None = None
-    recorded_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
+    recorded_at: datetime = field(  # UTC, naive (TIMESTAMP)
+        default_factory=lambda: datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    )
 
 
 def _file_id(record_id: str) -> str:

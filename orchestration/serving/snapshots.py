@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -137,7 +137,7 @@ def restore(serving_db: Path, publish_id: str, log=None) -> SnapshotInfo:
     os.replace(tmp, serving_db)
     fsync(layout.root)
     switch_current(layout, publish_id)
-    now = datetime.now().replace(microsecond=0)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # UTC like every recorded_at
     message = f"restored snapshot {publish_id} (as_of {as_of}) as {serving_db}"
     run_history.write(
         layout.run_history_dir,
