@@ -22,8 +22,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "reports.rpt_customer": ("month", "source", "customers_total", "customers_new", "customers_active",
                              "customers_churned", "customers_churned_total"),
     "reports.rpt_sales": ("month", "rep_id", "region", "product_category", "net_units", "net_amount",
-                          "discount_amount", "net_revenue", "rep_month_target_amount",
-                          "rep_month_net_revenue"),
+                          "discount_amount", "net_revenue"),
+    "reports.rpt_sales_rep_month": ("month", "rep_id", "target_amount", "revenue_amount"),
     "reports.rpt_campaign": ("campaign_id", "campaign_name", "channel", "design", "start_date", "members",
                              "sent", "open_rate", "click_rate", "response_rate", "treatment_conversion_rate",
                              "control_conversion_rate", "cost", "attributed_revenue", "attributed_roi"),
@@ -96,11 +96,10 @@ QUERIES: tuple[Query, ...] = (
                sum(net_units)::BIGINT AS net_units
         FROM reports.rpt_sales GROUP BY ALL ORDER BY net_revenue DESC
     """),
-    Query("rep_attainment", ("reports.rpt_sales",), """
-        SELECT DISTINCT month, rep_id, rep_month_target_amount::DOUBLE AS target,
-               rep_month_net_revenue::DOUBLE AS net_revenue
-        FROM reports.rpt_sales
-        WHERE rep_id IS NOT NULL AND rep_month_target_amount > 0
+    Query("rep_attainment", ("reports.rpt_sales_rep_month",), """
+        SELECT month, rep_id, target_amount::DOUBLE AS target, revenue_amount::DOUBLE AS net_revenue
+        FROM reports.rpt_sales_rep_month
+        WHERE rep_id IS NOT NULL AND target_amount > 0 AND revenue_amount IS NOT NULL
         ORDER BY month, rep_id
     """),
     # --- campaigns ---------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ def _attainment_month(reps: pd.DataFrame, as_of) -> pd.Timestamp:
 def sales(data: ReportData) -> h.Section:
     s = h.Section("sales", "Sales",
                   f"Net revenue = completed orders after discounts ({charts.CURRENCY}), from "
-                  "reports.rpt_sales; attainment = a rep's net revenue over the rep's monthly target.",
+                  "reports.rpt_sales (by order month); attainment = a rep's revenue (net of orders completed "
+                  "in the month, reports.rpt_sales_rep_month) over the rep's monthly revenue target.",
                   unavailable=_module_absent(data, "sales", "sales") or _why_missing(data, "sales_monthly"))
     if _module_absent(data, "sales", "sales"):
         return s

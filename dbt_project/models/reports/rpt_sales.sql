@@ -1,4 +1,6 @@
--- Monthly sales by rep, region and product category, with the rep's plan attainment for the month.
+-- Monthly sales by rep, region and product category: ADDITIVE measures only (order lines, units, money),
+-- by the month the orders were placed. The rep-month plan, order counts, revenue by completion month,
+-- bookings and attainment are in rpt_sales_rep_month (a target is per rep and month, not per category).
 -- Built from fct_orders left-joined to fct_order_items, so every order (also one without lines) is in
 -- exactly one row per product category it bought: money and units add up to fct_orders.
 -- Grain: one row per month, rep_id, region, product_category (null rep_id = order without a rep;
@@ -10,8 +12,7 @@ orders as (
     select
         order_id,
         order_month,
-        rep_id,
-        status
+        rep_id
     from {{ ref('fct_orders') }}
 
 ),
@@ -54,10 +55,7 @@ plan as (
     select
         rep_id,
         period_start,
-        region,
-        target_amount,
-        actual_net_revenue,
-        attainment_pct
+        region
     from {{ ref('fct_sales_targets') }}
 
 ),
@@ -69,8 +67,6 @@ order_lines as (
         orders.rep_id,
         coalesce(plan.region, reps.region) as region,
         products.category as product_category,
-        orders.order_id,
-        orders.status,
         lines.order_id is not null as has_line,
         coalesce(lines.quantity, 0) as units,
         coalesce(lines.net_units, 0) as net_units,
@@ -98,8 +94,6 @@ monthly as (
         rep_id,
         region,
         product_category,
-        count(distinct order_id) as orders,
-        count(distinct case when status = 'completed' then order_id end) as completed_orders,
         sum(case when has_line then 1 else 0 end) as order_lines,
         sum(units) as units,
         sum(net_units) as net_units,
@@ -118,19 +112,11 @@ select
     cast(monthly.rep_id as {{ dbt.type_string() }}) as rep_id,
     cast(monthly.region as {{ dbt.type_string() }}) as region,
     cast(monthly.product_category as {{ dbt.type_string() }}) as product_category,
-    cast(monthly.orders as bigint) as orders,
-    cast(monthly.completed_orders as bigint) as completed_orders,
     cast(monthly.order_lines as bigint) as order_lines,
     cast(monthly.units as bigint) as units,
     cast(monthly.net_units as bigint) as net_units,
     cast(monthly.gross_amount as {{ type_money() }}) as gross_amount,
     cast(monthly.discount_amount as {{ type_money() }}) as discount_amount,
     cast(monthly.net_amount as {{ type_money() }}) as net_amount,
-    cast(monthly.net_revenue as {{ type_money() }}) as net_revenue,
-    cast(plan.target_amount as {{ type_money() }}) as rep_month_target_amount,
-    cast(plan.actual_net_revenue as {{ type_money() }}) as rep_month_net_revenue,
-    cast(plan.attainment_pct as decimal(18, 2)) as rep_month_attainment_pct
+    cast(monthly.net_revenue as {{ type_money() }}) as net_revenue
 from monthly
-left join plan
-    on monthly.rep_id = plan.rep_id
-    and monthly.month = plan.period_start

@@ -1,6 +1,11 @@
 -- Sales opportunities with the Salesforce-style status: won / lost / pipeline (from the is_closed and
--- is_won flags, as the Fivetran salesforce package does), days to close for closed ones, and a flag
--- telling whether the stage agrees with the flags.
+-- is_won flags, as the Fivetran salesforce package does), when they closed, days to close for closed ones,
+-- and a flag telling whether the stage agrees with the flags.
+-- closed_at = the moment the opportunity became closed: the updated_at of the version in which is_closed
+-- became true (int_opportunity_closings) when an open version was delivered before; for one that arrived
+-- already closed, its close_date when that is on or before as_of; otherwise (a closed deal dated after
+-- as_of, or without a date) the data issue is flagged (is_closed_at_clamped) and closed_at is clamped to
+-- the first delivery of the closed version, at most as_of. Never after as_of.
 -- Grain: one row per opportunity_id (current, non-deleted opportunities).
 with
 
@@ -18,6 +23,23 @@ opportunities as (
         coalesce(is_won, false) as is_won,
         updated_at
     from {{ ref('stg_crm__opportunities') }}
+
+),
+
+closings as (
+
+    select
+        opportunity_id,
+        first_seen_at,
+        closed_version_at,
+        was_seen_open
+    from {{ ref('int_opportunity_closings') }}
+
+),
+
+as_of as (
+
+    select as_of_date from {{ ref('int_customer_as_of') }}
 
 ),
 
@@ -46,6 +68,45 @@ classified as (
         end as is_stage_consistent
     from opportunities
 
+),
+
+closed as (
+
+    select
+        classified.*,
+        case
+            when not classified.is_closed then null
+            when closings.was_seen_open and closings.closed_version_at is not null
+                and cast(closings.closed_version_at as date) <= as_of.as_of_date then 'stage_change'
+            when not coalesce(closings.was_seen_open, false)
+                and classified.close_date <= as_of.as_of_date then 'close_date'
+            else 'clamped'
+        end as closed_at_source,
+        coalesce(closings.closed_version_at, closings.first_seen_at, classified.updated_at) as recorded_closed_at,
+        as_of.as_of_date
+    from classified
+    left join closings
+        on classified.opportunity_id = closings.opportunity_id
+    cross join as_of
+
+),
+
+timed as (
+
+    select
+        closed.*,
+        case closed_at_source
+            when 'stage_change' then recorded_closed_at
+            when 'close_date' then cast(close_date as {{ dbt.type_timestamp() }})
+            when 'clamped' then
+                case
+                    when recorded_closed_at is not null and cast(recorded_closed_at as date) <= as_of_date
+                        then recorded_closed_at
+                    else cast(as_of_date as {{ dbt.type_timestamp() }})
+                end
+        end as closed_at
+    from closed
+
 )
 
 select
@@ -60,15 +121,16 @@ select
     cast(classified.is_closed as boolean) as is_closed,
     cast(classified.is_won as boolean) as is_won,
     cast(classified.status as {{ dbt.type_string() }}) as status,
-    cast(case when classified.is_closed then {{ sales_month_start('classified.close_date') }} end as date) as closed_month,
+    cast(classified.closed_at as {{ dbt.type_timestamp() }}) as closed_at,
+    cast(classified.closed_at_source as {{ dbt.type_string() }}) as closed_at_source,
+    cast(coalesce(classified.closed_at_source = 'clamped', false) as boolean) as is_closed_at_clamped,
+    cast({{ sales_month_start('classified.closed_at') }} as date) as closed_month,
     cast(
-        case
-            when classified.is_closed
-                then {{ dbt.datediff('cast(classified.created_at as date)', 'classified.close_date', 'day') }}
-        end as integer
+        {{ dbt.datediff('cast(classified.created_at as date)', 'cast(classified.closed_at as date)', 'day') }}
+        as integer
     ) as days_to_close,
     cast(classified.is_stage_consistent as boolean) as is_stage_consistent,
     cast(classified.updated_at as {{ dbt.type_timestamp() }}) as updated_at
-from classified
+from timed as classified
 left join id_map
     on classified.customer_id = id_map.customer_id

@@ -1,5 +1,8 @@
 -- Orders with their line totals and revenue, source customer id plus the resolved master id.
 -- net_revenue counts completed orders only (cancelled and refunded orders bring no revenue).
+-- completed_at / completed_month: when the order became completed (int_order_completions: the updated_at
+-- of the version in which status became completed; the contract has no completion timestamp), completed
+-- orders only: the month revenue is recognised in (fct_sales_targets.revenue_amount).
 -- Grain: one row per order_id (current, non-deleted orders).
 with
 
@@ -22,6 +25,15 @@ orders as (
         net_amount,
         updated_at
     from {{ ref('int_orders_totaled') }}
+
+),
+
+completions as (
+
+    select
+        order_id,
+        completed_version_at
+    from {{ ref('int_order_completions') }}
 
 ),
 
@@ -53,7 +65,20 @@ select
     cast(orders.status = 'completed' as boolean) as is_completed,
     cast(case when orders.status = 'completed' then orders.net_amount else 0 end as {{ type_money() }}) as net_revenue,
     cast(case when orders.status = 'completed' then orders.units else 0 end as bigint) as net_units,
+    cast(
+        case
+            when orders.status = 'completed' then coalesce(completions.completed_version_at, orders.updated_at)
+        end as {{ dbt.type_timestamp() }}
+    ) as completed_at,
+    cast(
+        case
+            when orders.status = 'completed'
+                then {{ sales_month_start('coalesce(completions.completed_version_at, orders.updated_at)') }}
+        end as date
+    ) as completed_month,
     cast(orders.updated_at as {{ dbt.type_timestamp() }}) as updated_at
 from orders
+left join completions
+    on orders.order_id = completions.order_id
 left join id_map
     on orders.customer_id = id_map.customer_id
