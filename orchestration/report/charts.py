@@ -224,7 +224,7 @@ def service_quality(monthly: pd.DataFrame) -> alt.Chart:
         "first_response_breaches_per_ticket": "first-response SLA breaches / tickets",
         "resolution_breaches_per_ticket": "resolution SLA breaches / tickets",
         "one_touch_rate": "one-touch / resolved",
-        "csat": "CSAT (score 4-5 / rated)",
+        "csat_share_satisfied": "CSAT (score 4-5 / rated)",
     }
     long = _months_as_text(monthly).melt("month", list(labels), var_name="measure", value_name="rate")
     long["measure"] = long["measure"].map(labels)

@@ -29,8 +29,10 @@ TABLES: dict[str, tuple[str, ...]] = {
                              "control_conversion_rate", "cost", "attributed_revenue", "attributed_roi"),
     "reports.rpt_service": ("month", "category", "priority", "tickets", "resolved_tickets",
                             "first_response_minutes_median", "first_response_minutes_p90",
-                            "resolution_minutes_median", "resolution_minutes_p90", "first_response_breaches",
-                            "resolution_breaches", "one_touch_tickets", "rated_tickets", "csat"),
+                            "unresolved_tickets", "full_resolution_minutes_median_solved",
+                            "full_resolution_minutes_p90_solved", "first_response_breaches",
+                            "resolution_breaches", "one_touch_tickets", "rated_tickets", "satisfied_tickets",
+                            "avg_satisfaction_score", "avg_satisfaction_score_target"),
     "ml.campaign_effects": ("campaign_id", "outcome", "method", "estimate", "ci_low", "ci_high", "p_value",
                             "lift_pct", "n_treated", "n_control", "design", "is_primary"),
     "ml.customer_segments": ("segment_name", "rfm_segment"),
@@ -142,15 +144,17 @@ QUERIES: tuple[Query, ...] = (
                sum(first_response_breaches) / nullif(sum(tickets), 0) AS first_response_breaches_per_ticket,
                sum(resolution_breaches) / nullif(sum(tickets), 0) AS resolution_breaches_per_ticket,
                sum(one_touch_tickets) / nullif(sum(resolved_tickets), 0) AS one_touch_rate,
-               (sum(csat * rated_tickets) / nullif(sum(rated_tickets), 0))::DOUBLE AS csat
+               (sum(satisfied_tickets) / nullif(sum(rated_tickets), 0))::DOUBLE AS csat_share_satisfied
         FROM reports.rpt_service GROUP BY month ORDER BY month
     """),
     Query("service_latest", ("reports.rpt_service",), """
-        SELECT month, category, priority, tickets,
+        SELECT month, category, priority, tickets, unresolved_tickets,
                first_response_minutes_median::DOUBLE / 60 AS first_response_hours_median,
                first_response_minutes_p90::DOUBLE / 60 AS first_response_hours_p90,
-               resolution_minutes_median::DOUBLE / 60 AS resolution_hours_median,
-               resolution_minutes_p90::DOUBLE / 60 AS resolution_hours_p90
+               full_resolution_minutes_median_solved::DOUBLE / 60 AS full_resolution_hours_median_solved,
+               full_resolution_minutes_p90_solved::DOUBLE / 60 AS full_resolution_hours_p90_solved,
+               avg_satisfaction_score::DOUBLE AS avg_satisfaction_score,
+               avg_satisfaction_score_target::DOUBLE AS avg_satisfaction_score_target
         FROM reports.rpt_service
         WHERE month = (SELECT max(month) FROM reports.rpt_service)
         ORDER BY category, priority

@@ -239,7 +239,9 @@ def segments(data: ReportData) -> h.Section:
 def service(data: ReportData) -> h.Section:
     s = h.Section("service", "Customer service",
                   "Tickets by month opened, from reports.rpt_service. Breaches are counted per ticket "
-                  "opened; CSAT = share of rated tickets scoring 4 or 5.",
+                  "opened; resolution times are over solved tickets only (the unsolved ones are counted "
+                  "beside them); CSAT = share of rated tickets scoring 4 or 5; the satisfaction target "
+                  "(1-5) is compared with the mean 1-5 score.",
                   unavailable=_module_absent(data, "service", "service") or _why_missing(data, "service_monthly"))
     if _module_absent(data, "service", "service"):
         return s
@@ -255,10 +257,13 @@ def service(data: ReportData) -> h.Section:
         s.tables.append(h.table(latest, [
             h.Col("category", "category"), h.Col("priority", "priority"),
             h.Col("tickets", "tickets", h.integer, True),
+            h.Col("unresolved_tickets", "unsolved", h.integer, True),
             h.Col("first_response_hours_median", "first reply, median (h)", h.number, True),
             h.Col("first_response_hours_p90", "first reply, p90 (h)", h.number, True),
-            h.Col("resolution_hours_median", "resolution, median (h)", h.number, True),
-            h.Col("resolution_hours_p90", "resolution, p90 (h)", h.number, True),
+            h.Col("full_resolution_hours_median_solved", "resolution, median (h, solved only)", h.number, True),
+            h.Col("full_resolution_hours_p90_solved", "resolution, p90 (h, solved only)", h.number, True),
+            h.Col("avg_satisfaction_score", "mean score (1-5)", h.number, True),
+            h.Col("avg_satisfaction_score_target", "score target (1-5)", h.number, True),
         ], "table-service", f"Response times, tickets opened in {h.month(latest['month'].iloc[0])}"))
     return s
 
@@ -375,7 +380,7 @@ def headline(data: ReportData) -> list[tuple[str, str, str]]:
     if _has_rows(svc):
         last = svc.sort_values("month").iloc[-1]
         items.append((f"tickets, {h.month(last['month'])}", h.integer(last["tickets"]),
-                      f"CSAT {h.pct(last['csat'])}"))
+                      f"CSAT {h.pct(last['csat_share_satisfied'])} satisfied (score 4-5)"))
     if q is not None:
         items.append(("rows in quarantine", h.integer(q["quarantined"].sum()),
                       f"released (late arrivals): {h.integer(q['released'].sum())}"))

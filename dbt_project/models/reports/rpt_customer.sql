@@ -14,7 +14,8 @@
 --                            not at the previous one)
 --   needs: tickets opened in the month and their most frequent category; behaviour events in the month
 --   and the most frequent product category (ties broken alphabetically)
---   satisfaction: average CSAT (1-5) of tickets opened in the month that have a score, and their count
+--   satisfaction: rated_tickets (tickets opened in the month with a score) and avg_satisfaction_score,
+--   their mean 1-5 score (service_avg_satisfaction_score, the same measure as in rpt_service)
 {%- set churn_days = customer_churn_days() %}
 with
 
@@ -199,8 +200,8 @@ ticket_counts as (
         month_start,
         source,
         count(*) as tickets_opened,
-        count(satisfaction_score) as csat_responses,
-        sum(satisfaction_score) as csat_sum
+        count(satisfaction_score) as rated_tickets,
+        sum(satisfaction_score) as satisfaction_score_sum
     from tickets
     group by month_start, source
 
@@ -285,14 +286,11 @@ select
     ticket_categories.category as top_ticket_category,
     cast(coalesce(behavior_counts.behavior_events, 0) as integer) as behavior_events,
     behavior_categories.category as top_behavior_category,
-    cast(coalesce(ticket_counts.csat_responses, 0) as integer) as csat_responses,
+    cast(coalesce(ticket_counts.rated_tickets, 0) as integer) as rated_tickets,
     cast(
-        case
-            when ticket_counts.csat_responses > 0
-                then round(ticket_counts.csat_sum * 1.0 / ticket_counts.csat_responses, 2)
-        end
+        {{ service_avg_satisfaction_score('ticket_counts.satisfaction_score_sum', 'ticket_counts.rated_tickets') }}
         as decimal(9, 2)
-    ) as avg_csat
+    ) as avg_satisfaction_score
 from grid
 left join customer_counts
     on grid.month_start = customer_counts.month_start and grid.source = customer_counts.source

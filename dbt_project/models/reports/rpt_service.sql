@@ -1,6 +1,10 @@
--- Monthly customer-service performance by ticket category and priority: volume, first-response and
--- full-resolution times (median and p90, minutes), SLA breach rates, reopens, one-touch resolution,
--- CSAT, feedback counts and churn among the customers who opened the tickets (dim_customers.is_churned,
+-- Monthly customer-service performance by ticket category and priority: volume, solved and unsolved
+-- counts, first-response times (median and p90 over answered tickets) and full-resolution times (median
+-- and p90 over SOLVED tickets only: unsolved tickets are left out of them and counted in
+-- unresolved_tickets), SLA breach rates, reopens, one-touch resolution, CSAT as two named measures
+-- (csat_share_satisfied: share of rated tickets scoring 4-5; avg_satisfaction_score: mean 1-5 score,
+-- compared with avg_satisfaction_score_target, the mean 1-5 csat_target of the same rated tickets' plans),
+-- feedback counts and churn among the customers who opened the tickets (dim_customers.is_churned,
 -- the customer domain's churn rule at the run's as_of date).
 -- Grain: one row per opened_month, category, priority.
 with
@@ -15,13 +19,14 @@ tickets as (
         priority,
         is_resolved,
         first_response_minutes,
-        resolution_minutes,
+        full_resolution_minutes,
         first_response_breached,
         resolution_breached,
         is_reopened,
         one_touch,
         satisfaction_score,
         is_satisfied,
+        csat_target,
         has_feedback
     from {{ ref('fct_tickets') }}
 
@@ -57,8 +62,11 @@ monthly as (
         sum(case when is_resolved then 1 else 0 end) as resolved_tickets,
         {{ service_percentile('first_response_minutes', 0.5) }} as first_response_minutes_median,
         {{ service_percentile('first_response_minutes', 0.9) }} as first_response_minutes_p90,
-        {{ service_percentile('resolution_minutes', 0.5) }} as resolution_minutes_median,
-        {{ service_percentile('resolution_minutes', 0.9) }} as resolution_minutes_p90,
+        sum(case when is_resolved then 0 else 1 end) as unresolved_tickets,
+        {{ service_percentile('case when is_resolved then full_resolution_minutes end', 0.5) }}
+            as full_resolution_minutes_median_solved,
+        {{ service_percentile('case when is_resolved then full_resolution_minutes end', 0.9) }}
+            as full_resolution_minutes_p90_solved,
         sum(case when first_response_breached then 1 else 0 end) as first_response_breaches,
         count(first_response_breached) as first_response_sla_tickets,
         sum(case when resolution_breached then 1 else 0 end) as resolution_breaches,
@@ -68,6 +76,10 @@ monthly as (
         count(satisfaction_score) as rated_tickets,
         sum(satisfaction_score) as satisfaction_score_sum,
         sum(case when is_satisfied then 1 else 0 end) as satisfied_tickets,
+        count(case when satisfaction_score is not null then csat_target end) as rated_tickets_with_target,
+        sum(case when satisfaction_score is not null and csat_target is not null then satisfaction_score end)
+            as satisfaction_score_sum_with_target,
+        sum(case when satisfaction_score is not null then csat_target end) as csat_target_sum,
         sum(case when has_feedback then 1 else 0 end) as feedback_count,
         count(distinct master_customer_id) as customers_with_tickets,
         count(distinct churned_master_customer_id) as churned_customers_with_tickets
@@ -84,8 +96,9 @@ select
     cast(resolved_tickets as bigint) as resolved_tickets,
     cast(round(first_response_minutes_median, 2) as decimal(18, 2)) as first_response_minutes_median,
     cast(round(first_response_minutes_p90, 2) as decimal(18, 2)) as first_response_minutes_p90,
-    cast(round(resolution_minutes_median, 2) as decimal(18, 2)) as resolution_minutes_median,
-    cast(round(resolution_minutes_p90, 2) as decimal(18, 2)) as resolution_minutes_p90,
+    cast(unresolved_tickets as bigint) as unresolved_tickets,
+    cast(round(full_resolution_minutes_median_solved, 2) as decimal(18, 2)) as full_resolution_minutes_median_solved,
+    cast(round(full_resolution_minutes_p90_solved, 2) as decimal(18, 2)) as full_resolution_minutes_p90_solved,
     cast(first_response_breaches as bigint) as first_response_breaches,
     {{ sales_ratio('first_response_breaches', 'first_response_sla_tickets') }} as first_response_breach_rate,
     cast(resolution_breaches as bigint) as resolution_breaches,
@@ -94,8 +107,15 @@ select
     cast(one_touch_tickets as bigint) as one_touch_tickets,
     {{ sales_ratio('one_touch_tickets', 'resolved_tickets') }} as one_touch_rate,
     cast(rated_tickets as bigint) as rated_tickets,
-    {{ sales_ratio('satisfaction_score_sum', 'rated_tickets', 2) }} as avg_satisfaction_score,
-    {{ sales_ratio('satisfied_tickets', 'rated_tickets') }} as csat,
+    cast(satisfied_tickets as bigint) as satisfied_tickets,
+    {{ service_csat_share_satisfied('satisfied_tickets', 'rated_tickets') }} as csat_share_satisfied,
+    {{ service_avg_satisfaction_score('satisfaction_score_sum', 'rated_tickets') }} as avg_satisfaction_score,
+    {{ service_avg_satisfaction_score('csat_target_sum', 'rated_tickets_with_target') }} as avg_satisfaction_score_target,
+    cast(
+        {{ service_avg_satisfaction_score('satisfaction_score_sum_with_target', 'rated_tickets_with_target') }}
+        - {{ service_avg_satisfaction_score('csat_target_sum', 'rated_tickets_with_target') }}
+        as decimal(18, 2)
+    ) as avg_satisfaction_score_vs_target,
     cast(feedback_count as bigint) as feedback_count,
     cast(customers_with_tickets as bigint) as customers_with_tickets,
     cast(churned_customers_with_tickets as bigint) as churned_customers_with_tickets,
