@@ -74,6 +74,8 @@ def model_tests(manifest: dict, node: dict) -> list[tuple[str, str | None, dict]
     for t in manifest.get("nodes", {}).values():
         if t.get("resource_type") != "test" or t.get("attached_node") != node["unique_id"]:
             continue
+        if str((t.get("config") or {}).get("severity", "error")).lower() == "warn":
+            continue  # a warning-level dbt test flags a data issue; it is no blocking gate
         meta = t.get("test_metadata") or {}
         if meta.get("name"):
             out.append((meta["name"], t.get("column_name"), meta.get("kwargs", {})))
