@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # never hard-wrap a path or an error line (copy-paste, grep)
 
 LandingOpt = Annotated[
     Path | None,
