@@ -1,10 +1,10 @@
 """Shared fixtures: one generated landing (scale 0.01, 3 days, planted truth) and the warehouses built from
 it through the CLI, each built once per test session and reused (read-only) by the tests.
 
-`make test` runs pytest with two pytest-xdist workers (the runs are mostly single-threaded Python: dbt,
+`make test` runs pytest with three pytest-xdist workers on two cores (the runs are mostly single-threaded Python: dbt,
 Great Expectations, Dagster). A session fixture would then be built once per worker; `shared_build` builds
 each one once for the whole session instead: the first worker to need it builds it under a file lock in
-the session's shared temp folder, the other waits and reuses it. Tests never modify a shared build: they
+the session's shared temp folder, the others wait and reuse it. Tests never modify a shared build: they
 take a private copy (`copy_built`).
 """
 
@@ -152,14 +152,19 @@ def mart_build(request) -> Built:
 
 # Under `make test` (pytest-xdist, `--dist loadfile --no-loadscope-reorder`) each test module runs on one
 # worker (its module-scoped fixtures are built once) and modules are handed out in this order, the longest
-# first: the first two start the two session builds in parallel on the two workers (`built` for the
-# CLI-error tests, `built_scale01` for the ML assets); the modules that need both builds come after them.
+# first: the first two start the two session builds in parallel (`built` for the CLI-error tests,
+# `built_scale01` for the ML assets); the modules that need both builds come after them. Three workers on
+# two cores: a worker often waits (for a shared build under its file lock, a killed or locked run, a
+# subprocess), and the third keeps both cores busy meanwhile.
 # Modules not listed follow, in file order; a plain `pytest` run uses the same order.
 MODULE_ORDER = (
     "test_cli_errors",  # builds `built` (3 nightly runs), then a reload
     "test_ml_assets",  # builds `built_scale01` (2 runs at scale 0.1)
     "test_ops_crash",  # 4 kills and a re-run on a copy of `built`
     "test_privacy",  # forget and a reload on a copy of `built`
+    "test_partial_sites",  # three partial-site runs and a failing one
+    "test_import_mapping",  # two imported exports run end to end
+    "test_damaged_input",  # a refused night and its re-delivery
     "test_incremental_parity",  # builds `built_full`
     "test_expectations",
     "test_marts_commerce",
