@@ -36,7 +36,7 @@ demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/crm-warehouse demo --out .demo
 
 test: setup
-	env -u DAGSTER_HOME $(BIN)/python -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder --durations=15
+	env -u DAGSTER_HOME $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml
 	CRM_LANDING_DIR=$(CURDIR)/.demo/landing CRM_WAREHOUSE_DIR=$(CURDIR)/.demo/warehouse \
