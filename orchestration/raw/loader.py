@@ -24,7 +24,7 @@ from orchestration.privacy import suppress  # forgotten people (crm-warehouse fo
 from orchestration.raw import landing, nights, parse, rules, transcode
 from orchestration.raw.sqlnames import execute, key_expr, quote, scalar
 from orchestration.raw.zone import RawZone
-from orchestration.site import load_site
+from orchestration.site import Site, load_site
 
 log = logging.getLogger("crm_warehouse.ingest")
 
@@ -247,12 +247,13 @@ def load_new_extracts(
     for d in reload_dates:
         if d not in dates:
             raise CrmWarehouseError(f"{landing_dir / d.isoformat()}: no complete extract to reload for {d}")
-    delivered = load_site(landing_dir).entities
+    site = load_site(landing_dir)
+    delivered = site.entities
     con = _connect()
     try:
         for d in dates:
             extract = landing.read_extract(landing_dir, d)
-            _check_delivered(extract, delivered)
+            _check_delivered(extract, site)
             reload = d in reload_dates
             plan = _preflight(con, zone, extract, scratch_dir, reload)
             if reload or any(prepared is not None for _, prepared, _ in plan):
@@ -281,12 +282,12 @@ def load_new_extracts(
     return summary
 
 
-def _check_delivered(extract: landing.Extract, delivered: tuple[str, ...]) -> None:
+def _check_delivered(extract: landing.Extract, site: Site) -> None:
     """A file of an entity the site configuration says it does not deliver is a configuration error."""
     for f in extract.files:
-        if f.entity not in delivered:
+        if not site.delivers(f.entity):
             raise CrmWarehouseError(
-                f"{f.path}: the site configuration ({load_site().source}) does not list {f.entity!r} among the "
+                f"{f.path}: the site configuration ({site.source}) does not list {f.entity!r} among the "
                 "entities this site delivers; add it to `entities`/`modules` in crm.yml or leave the file out"
             )
 
