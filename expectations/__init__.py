@@ -8,11 +8,10 @@ Suites, two per table, named after the Dagster asset they guard:
 | `raw.<entity>`               | the raw zone's rows (every file; a deterministic sample when big)  |
 | `raw.<entity>.files`         | one row per loaded extract file: audit counts, quarantine rate,   |
 |                              | age vs the run's as_of, and facts computed in DuckDB over all rows |
-| `marts.<model>`              | the mart's rows (a deterministic sample when big)                  |
-| `marts.<model>.facts`        | one row of facts computed in DuckDB over the whole mart            |
 
-Raw suites are generated from the extract contract (`python -m expectations.build_raw_suites`), mart
-suites from the dbt manifest plus a few hand-written rules (`python -m expectations.build_mart_suites`).
+The suites are generated from the extract contract (`python -m expectations.build_raw_suites`). The marts
+have no GX suite: their rules are dbt tests in the marts' yml (keys, not-null, accepted values,
+`value_ranges`, `matches_pattern`, `keyed_hash`), run by `dbt build` and shown as Dagster asset checks.
 A "facts" column is named by convention (`row_count`, `null_count__<col>`, `duplicate_count__<a>__<b>`,
 `conflict_count__<key>`, `min__<col>`, `max__<col>`) so the SQL that computes it is derived from the suite (`expectations.facts`).
 

@@ -1,5 +1,6 @@
-"""Great Expectations quality gates: the JSON suites, the runner, the blocking Dagster asset checks, and
-acceptance 4 end to end (a planted out-of-range batch blocks the publish; the failure is recorded)."""
+"""Quality gates: the Great Expectations raw suites, the runner, the blocking Dagster asset checks, and
+end to end: a planted out-of-range extract blocks the publish at the raw gate (the failure is recorded);
+a mart value out of range fails its dbt test (the marts' gates are dbt tests, not GX) and blocks it too."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import csv
 import hashlib
 import io
 import json
-import warnings
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,10 +17,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from expectations import SUITES_DIR, build_mart_suites, build_raw_suites, facts
+from expectations import SUITES_DIR, build_raw_suites, facts
 from expectations.runner import load_suite, suite_names
 from orchestration import contract
-from tests.conftest import Built, copy_built, run_cli
+from tests.conftest import REPO, Built, copy_built, run_cli
 
 PLANTED_PRICE = "2500000.00"  # the loader accepts it (>= 0); the GX-only rule list_price <= 1 000 000 does not
 
@@ -29,7 +30,7 @@ def _sha(path: Path) -> str:
 
 
 def _manifest() -> dict:
-    return json.loads(build_mart_suites.MANIFEST.read_text(encoding="utf-8"))
+    return json.loads((REPO / "dbt_project" / "target" / "manifest.json").read_text(encoding="utf-8"))
 
 
 # --- suites ------------------------------------------------------------------------------------------
@@ -55,50 +56,12 @@ def test_every_suite_is_valid_gx_json_named_like_its_file():
         gx_suite = to_gx_suite(suite)  # raises if GX drops an invalid expectation
         assert len(gx_suite.expectations) == len(suite["expectations"]) > 0
         meta = suite["meta"]["crm_warehouse"]
-        assert meta["asset"].split("/")[0] in ("raw", "marts") and meta["frame"] in ("rows", "files", "facts")
+        assert meta["asset"].split("/")[0] == "raw" and meta["frame"] in ("rows", "files")
 
 
-def test_mart_suites_name_only_columns_the_model_has():
-    """A stale mart suite would fail every run at the publish gate: say which column to fix."""
-    models = build_mart_suites.mart_models(_manifest())
-    for name in suite_names():
-        if not name.startswith("marts."):
-            continue
-        model = name.split(".")[1]
-        assert model in models, f"{name}: no mart model {model!r} in the dbt manifest (delete the suite)"
-        columns = set(models[model]["columns"])
-        for col in facts.columns_of(load_suite(name)):
-            parsed = facts.parse(col) if name.endswith(".facts") else ("column", [col])
-            assert parsed is not None, f"{name}: {col!r} is not a facts column"
-            missing = set(parsed[1]) - columns
-            assert not missing, f"{name} names {sorted(missing)}, not documented columns of {model}: " \
-                                f"python -m expectations.build_mart_suites {model}"
-
-
-def test_marts_without_a_suite_are_reported_not_failed():
-    """Marts are still being added: a mart without a suite (or whose suite differs from what the manifest
-    would generate now) is listed as a warning, so the gap is visible without failing the build."""
-    from orchestration.assets.checks import MART_CHECKS, marts_with_suites, marts_without_suites
-
-    generated = build_mart_suites.build(_manifest())
-    missing = marts_without_suites()
-    drifted = [
-        n for n, s in generated.items()
-        if (SUITES_DIR / f"{n}.json").exists()
-        and (SUITES_DIR / f"{n}.json").read_text(encoding="utf-8") != build_mart_suites.dumps(s)
-    ]
-    if missing or drifted:
-        warnings.warn(
-            f"marts without a GX suite: {missing or 'none'}; mart suites differing from the manifest: "
-            f"{drifted or 'none'} (python -m expectations.build_mart_suites [MODEL])",
-            stacklevel=1,
-        )
-    assert len(MART_CHECKS) == len(marts_with_suites())
-
-
-@pytest.mark.parametrize("script", [build_mart_suites, build_raw_suites])
-def test_suite_scripts_check_without_writing_and_reject_unknown_options(script, capsys):
+def test_suite_script_checks_without_writing_and_rejects_unknown_options(capsys):
     """`--check` reports the committed suites in sync; `--help` and an unknown option exit before writing."""
+    script = build_raw_suites
     before = {p.name: p.stat().st_mtime_ns for p in SUITES_DIR.glob("*.json")}
     assert script.main(["--check"]) == 0
     for argv, code in ((["--help"], 0), (["--no-such-option"], 2)):
@@ -127,17 +90,54 @@ def test_facts_sql_counts_nulls_duplicates_and_bounds():
         facts.select_list({"expectations": [{"type": "x", "kwargs": {"column": "min__nope"}}]}, ["k"])
 
 
-def test_checks_are_blocking_and_cover_every_raw_entity_and_mart_suite():
-    from orchestration.assets.checks import ASSET_CHECKS, CHECK_NAME, marts_with_suites
+def test_checks_are_blocking_gx_on_every_raw_entity_has_rows_on_every_mart():
+    from orchestration.assets.checks import CHECK_NAME, RAW_CHECKS
+    from orchestration.assets.mart_gates import CHECK_NAME as HAS_ROWS
+    from orchestration.assets.mart_gates import marts_have_rows
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    ours = {k.asset_key: k for k in graph.asset_check_keys if k.name == CHECK_NAME}
-    expected = {dg.AssetKey(["raw", e.name]) for e in contract.ENTITIES}
-    expected |= {dg.AssetKey(["marts", m]) for m in marts_with_suites()}
-    assert set(ours) == expected
-    specs = [spec for checks in ASSET_CHECKS for spec in checks.check_specs]
-    assert {s.asset_key for s in specs} == expected and all(s.blocking for s in specs)
+    gx = {k.asset_key for k in graph.asset_check_keys if k.name == CHECK_NAME}
+    assert gx == {dg.AssetKey(["raw", e.name]) for e in contract.ENTITIES}  # GX gates the raw zone only
+    specs = [spec for checks in RAW_CHECKS for spec in checks.check_specs]
+    assert {s.asset_key for s in specs} == gx and all(s.blocking for s in specs)
+    marts = {n["name"] for n in _manifest()["nodes"].values()
+             if n["resource_type"] == "model" and n["fqn"][1] == "marts"}
+    has_rows = {k.asset_key for k in graph.asset_check_keys if k.name == HAS_ROWS}
+    assert has_rows == {dg.AssetKey(["marts", m]) for m in marts}
+    assert all(s.blocking for s in marts_have_rows.check_specs)
+
+
+MONEY = re.compile(r"(amount|revenue|spend|budget|price|lifetime_value)$")
+
+
+def test_every_mart_money_and_rate_column_has_a_dbt_range_rule():
+    """The marts' value rules are dbt tests (`value_ranges`, one per mart): every listed column exists, and
+    a money column (decimal, named like an amount) or a 0-1 fraction is never left without a range, so a
+    new column does not silently escape the gate."""
+    manifest = _manifest()
+    ranges: dict[str, dict] = {}
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and meta.get("name") == "value_ranges":
+            model = node["attached_node"].rsplit(".", 1)[-1]
+            assert model not in ranges, f"{model}: one value_ranges test per mart"
+            ranges[model] = meta["kwargs"]["ranges"]
+    marts = {n["name"]: n for n in manifest["nodes"].values()
+             if n["resource_type"] == "model" and n["fqn"][1] == "marts"}
+    for model, rules in ranges.items():
+        assert set(rules) <= set(marts[model]["columns"]), f"{model}: value_ranges names unknown columns"
+        assert all(r.get("rule") and ("min" in r or "max" in r) for r in rules.values()), model
+    for model, node in marts.items():
+        for name, col in node["columns"].items():
+            if MONEY.search(name) and (col.get("data_type") or "").startswith("decimal"):
+                assert rules_for(ranges, model, name).get("min") == 0, f"{model}.{name}: money without min 0"
+            if name in ("discount", "win_rate", "converted") and col.get("data_type") not in ("boolean", None):
+                assert rules_for(ranges, model, name) == {**rules_for(ranges, model, name), "min": 0, "max": 1}
+
+
+def rules_for(ranges: dict, model: str, column: str) -> dict:
+    return ranges.get(model, {}).get(column, {})
 
 
 # --- the runner on frames ----------------------------------------------------------------------------
@@ -205,11 +205,8 @@ def test_files_suite_gates_freshness_and_quarantine_rate(built: Built):
 def test_clean_session_build_passed_every_gate_and_wrote_data_docs(built: Built):
     docs = built.warehouse / "data_docs"
     records = [json.loads(p.read_text(encoding="utf-8")) for p in (docs / "results").glob("*.json")]
-    from orchestration.assets.checks import marts_with_suites
-
     delivered = [e.name for e in contract.ENTITIES if e.name not in contract.OPTIONAL_ENTITIES]  # the generated site
     expected = {f"raw.{e}" for e in delivered} | {f"raw.{e}.files" for e in delivered}
-    expected |= {f"marts.{m}" for m in marts_with_suites()}
     assert expected <= {r["suite"] for r in records}
     assert all(r["success"] for r in records), [r["suite"] for r in records if not r["success"]]
     summary = (docs / "summary.html").read_text(encoding="utf-8")
@@ -284,3 +281,71 @@ def test_failing_expectation_blocks_downstream_and_publish_and_is_recorded(built
     html = page.read_text(encoding="utf-8")
     assert "list_price" in html and "Failed" in html
     assert (copy.warehouse / "data_docs" / "index.html").is_file()
+
+
+def test_a_mart_value_out_of_range_fails_its_dbt_gate_and_blocks_the_publish(built: Built, tmp_path):
+    """A defect that passes the loader and the raw gates but breaks a mart rule (simulated: a 150 % line
+    discount planted in the incremental intermediate layer, which the next night's build keeps): the dbt
+    test fct_order_items_value_ranges fails, the run's error names the test, the mart, the column and the
+    observed value, nothing downstream runs and the previous warehouse stays published."""
+    from tests.test_cli_errors import _add_day
+
+    copy = copy_built(built, tmp_path)
+    before = _sha(copy.published)
+    with duckdb.connect(str(copy.warehouse / "work" / "crm_work.duckdb")) as con:
+        first = con.execute("SELECT min(_batch) FROM intermediate.int_order_items_deduped").fetchone()[0]
+        order_id, line_no = con.execute(  # a line of day 1 that no later day re-delivered (kept as it is)
+            "SELECT order_id, line_no FROM intermediate.int_order_items_deduped "
+            "WHERE _batch = $first AND NOT is_deleted ORDER BY order_id, line_no LIMIT 1", {"first": first}
+        ).fetchone()
+        con.execute(
+            "UPDATE intermediate.int_order_items_deduped SET discount = 1.5 WHERE order_id = $o AND line_no = $l",
+            {"o": order_id, "l": line_no},
+        )
+    _add_day(copy, lambda folder: None)
+    proc = run_cli("run", "--landing", str(copy.landing), "--warehouse", str(copy.warehouse), check=False)
+
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    err = proc.stderr
+    assert "dbt test fct_order_items_value_ranges on marts/fct_order_items failed" in err, err[-3000:]
+    assert "column_name=discount, rule=a fraction / flag in 0-1, rows_out_of_range=1" in err
+    assert "observed_max=1.5" in err and "nothing was published" in err
+    assert _sha(copy.published) == before
+
+
+def test_a_failed_dbt_build_is_explained_one_line_per_failed_node(tmp_path):
+    """dbt's run_results -> the run's error: the first failure on the first line (what an alert quotes),
+    then one line per failed node; a value_ranges failure shows its rows, other tests only dbt's count."""
+    from orchestration.assets.dbt_failures import summary
+
+    work = tmp_path / "work.duckdb"
+    with duckdb.connect(str(work)) as con:
+        con.execute("CREATE TABLE t AS SELECT -5 AS net_amount")
+    manifest = {"nodes": {
+        "model.p.fct_orders": {"name": "fct_orders", "config": {"schema": "marts"}},
+        "model.p.stg_x": {"name": "stg_x", "config": {"schema": "staging"}},
+        "test.p.fct_orders_value_ranges.1": {"name": "fct_orders_value_ranges", "attached_node": "model.p.fct_orders",
+                                             "test_metadata": {"name": "value_ranges"}},
+        "test.p.not_null_fct_orders_email.2": {"name": "not_null_fct_orders_email",
+                                               "attached_node": "model.p.fct_orders",
+                                               "test_metadata": {"name": "not_null"}},
+    }}
+    ranges_sql = "SELECT 'net_amount' AS column_name, count(*) AS rows_out_of_range, min(net_amount) AS observed_min FROM t WHERE net_amount < 0"
+    results = {"results": [
+        {"unique_id": "model.p.ok", "status": "success"},
+        {"unique_id": "test.p.fct_orders_value_ranges.1", "status": "fail", "compiled_code": ranges_sql,
+         "message": "Got 1 result, configured to fail if != 0"},
+        {"unique_id": "test.p.not_null_fct_orders_email.2", "status": "fail", "compiled_code": "SELECT 'a@b.c'",
+         "message": "Got 1 result, configured to fail if != 0"},
+        {"unique_id": "model.p.stg_x", "status": "error", "message": "Binder Error: column \"x\" not found\n  LINE 1"},
+    ]}
+    text = summary(results, manifest, work)
+    lines = text.splitlines()
+    assert lines[0].startswith("dbt build failed (3 of 4 nodes): dbt test fct_orders_value_ranges on marts/fct_orders")
+    assert lines[0].endswith("(+2 more)")
+    assert "column_name=net_amount, rows_out_of_range=1, observed_min=-5" in lines[1]
+    assert lines[2] == "  - dbt test not_null_fct_orders_email on marts/fct_orders failed: Got 1 result, configured to fail if != 0"
+    assert "a@b.c" not in text  # a test's rows may hold personal data: only the gates' own rows are shown
+    assert lines[3] == '  - dbt model staging/stg_x failed: Binder Error: column "x" not found LINE 1'
+    assert "nothing was published" in lines[-1]
+    assert summary({"results": [{"unique_id": "model.p.ok", "status": "success"}]}, manifest, work) is None

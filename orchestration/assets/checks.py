@@ -1,27 +1,27 @@
-"""Quality gates: the Great Expectations suites of `expectations/` as blocking Dagster asset checks.
+"""Quality gates on the raw extracts: the Great Expectations suites of `expectations/` as blocking Dagster
+asset checks. (The marts are gated by their dbt tests, run in `dbt build`, and by `has_rows` in
+orchestration/assets/mart_gates.py; GX does not check them a second time.)
 
-One check named `great_expectations` per raw entity asset (`raw/<entity>`) and per mart asset that has a
-suite (`marts/<model>`). Each check reads pandas frames with DuckDB and validates them with the runner:
+One check named `great_expectations` per raw entity asset (`raw/<entity>`). Each check reads pandas
+frames with DuckDB and validates them with the runner:
 
-* rows: the table's rows, all of them up to FULL_FRAME_MAX_ROWS, else a deterministic sample
+* rows: the entity's rows, all of them up to FULL_FRAME_MAX_ROWS, else a deterministic sample
   (`USING SAMPLE reservoir(SAMPLE_ROWS ROWS) REPEATABLE (SAMPLE_SEED)` on a single-threaded connection,
   since a seeded reservoir is only reproducible without parallel scans);
-* facts: aggregates computed in DuckDB over every row (row counts, null and duplicate key counts,
-  min/max of bounded columns; per extract file for raw entities, joined to the load audit for the
-  quarantine rate and to the run's as_of for freshness), named by the `expectations.facts` convention.
+* files: aggregates computed in DuckDB over every row, one row per extract file (row counts, null and
+  duplicate key counts, min/max of bounded columns), joined to the load audit for the quarantine rate and
+  to the run's as_of for freshness, named by the `expectations.facts` convention.
 
 A failed expectation fails the check with severity ERROR; the checks are blocking, so Dagster skips every
-asset downstream of the checked one: a raw failure stops ops tables, dbt and the publish, a mart failure
-stops the publish (and anything else reading the mart), and BI keeps the previously published file. The
-check result carries the failed expectations with observed values, the Data Docs page and the offline
-summary (`WAREHOUSE/data_docs/summary.html`); the step then fails with a CrmWarehouseError naming the
-expectation, file and line, which the CLI prints and the on-call alert quotes.
+asset downstream of the checked one: ops tables, dbt and the publish, and BI keeps the previously
+published file. The check result carries the failed expectations with observed values, the Data Docs page
+and the offline summary (`WAREHOUSE/data_docs/summary.html`); the step then fails with a
+CrmWarehouseError naming the expectation, file and line, which the CLI prints and the on-call alert quotes.
 
-Reading: the raw zone with read_parquet over RAW_ROOT; marts from the work file opened read-only, which
-is safe because a check on a dbt asset runs only after the dbt step (and its dbt process) has finished.
-The quarantine rate uses the load audit computed from the raw zone's metadata by the same function that
-builds ops.load_audit (`rebuild_ops_tables`), in memory: the work file's ops.load_audit is rebuilt only
-after the raw checks pass (ops_load_tables is downstream of raw/*), so it would still hold the last run's.
+Reading: the raw zone with read_parquet over RAW_ROOT. The quarantine rate uses the load audit computed
+from the raw zone's metadata by the same function that builds ops.load_audit (`rebuild_ops_tables`), in
+memory: the work file's ops.load_audit is rebuilt only after the raw checks pass (ops_load_tables is
+downstream of raw/*), so it would still hold the last run's.
 """
 
 import time
@@ -33,9 +33,8 @@ import dagster as dg
 import duckdb
 
 from expectations import facts
-from expectations.runner import load_suite, suite_path
-from orchestration import contract, site_scope
-from orchestration.assets.dbt import crm_dbt_models
+from expectations.runner import load_suite
+from orchestration import contract
 from orchestration.assets.ingest import RAW_KEYS, resolve_as_of
 from orchestration.assets.resources import WarehouseResource
 from orchestration.errors import CrmWarehouseError
@@ -49,8 +48,6 @@ SAMPLE_ROWS = 50_000  # ... else a reservoir sample of this many rows
 SAMPLE_SEED = 42
 DATA_DOCS_DIR = "data_docs"  # under CRM_WAREHOUSE_DIR
 LINEAGE = ("_extract_date", "_source_file", "_source_line", "_loaded_at")
-
-MART_KEYS = sorted((k for k in crm_dbt_models.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
 
 
 def data_docs_dir(settings: Settings) -> Path:
@@ -141,31 +138,6 @@ def raw_frames(settings: Settings, entity: str, as_of: date | None) -> list[tupl
         ).df()
     info = {"as_of": str(as_of), "rows_total": int(total), "sampled": sampled}
     return [(rows_suite, rows, info), (files_suite, files, {"as_of": str(as_of), "files": len(files)})]
-
-
-def mart_frames(settings: Settings, model: str) -> list[tuple[str, object, dict]]:
-    """[(suite, frame, info)] for one mart: its rows (or a sample) and one row of facts over all rows."""
-    if dg.AssetKey(["marts", model]) not in MART_KEYS:  # the name comes from the dbt manifest allow-list
-        raise ValueError(f"{model!r} is not a dbt mart model")
-    relation = f'marts."{model}"'
-    with duckdb.connect(str(settings.work_db), read_only=True) as con:
-        found = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = $t", {"t": model}
-        ).fetchall()[0][0] + con.execute(
-            "SELECT count(*) FROM duckdb_views() WHERE schema_name = 'marts' AND view_name = $t", {"t": model}
-        ).fetchall()[0][0]
-        if not found:
-            raise CrmWarehouseError(
-                f"marts.{model} is not in the work file {settings.work_db}: the dbt build did not create it"
-            )
-        total = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
-        rows, sampled = _rows_frame(con, relation, total)
-        facts_suite = f"marts.{model}.facts"
-        frames = [(f"marts.{model}", rows, {"rows_total": int(total), "sampled": sampled})]
-        if suite_path(facts_suite).exists():
-            items = facts.select_list(load_suite(facts_suite), _columns(con, relation))
-            frames.append((facts_suite, con.execute(f"SELECT {', '.join(items)} FROM {relation}").df(), {}))
-    return frames
 
 
 # --- validating and reporting ---------------------------------------------------------------------
@@ -261,94 +233,9 @@ def _raw_check(entity: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-def _mart_check(model: str) -> dg.AssetChecksDefinition:
-    key = dg.AssetKey(["marts", model])
-    has_facts = suite_path(f"marts.{model}.facts").exists()
-
-    @dg.asset_check(
-        asset=key,
-        name=CHECK_NAME,
-        blocking=True,
-        description=f"Great Expectations suite marts.{model} (rows; sampled when big)"
-        + (f" and marts.{model}.facts (counts, keys, bounds over all rows)." if has_facts else "."),
-    )
-    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        settings = warehouse.settings()
-        frames = mart_frames(settings, model)
-        if frames[0][2]["rows_total"] == 0:
-            site = load_site(settings.landing_dir)
-            missing = site_scope.missing_entities(model, site)
-            if missing:  # empty by configuration: every entity that makes its rows is not delivered
-                yield _not_applicable(
-                    f"marts.{model} is empty: the site does not deliver {', '.join(missing)} ({site.source})"
-                )
-                return
-            own = sorted(site_scope.own_entities(model))
-            if own and _rows_delivered(settings, own) == 0:  # delivered, but header-only files: empty is right
-                yield _not_applicable(f"marts.{model} is empty: the site delivered no rows of {', '.join(own)}")
-                return
-        what_to_do = "fix the dbt model (or the suite in expectations/suites/ if the rule is wrong) and re-run"
-        if frames[0][2]["rows_total"] == 0:  # say where the rows vanished
-            upstream = upstream_load_summary(settings, model)
-            context.log.warning(f"marts.{model} is empty; upstream: {upstream}")
-            what_to_do = f"the mart is empty; upstream: {upstream}; {what_to_do}"
-        yield from run_suites(context, settings, key, frames, what_to_do)
-
-    return _check
-
-
 def _not_applicable(why: str) -> dg.AssetCheckResult:
     """A gate that has nothing to check on this site passes, and says why (shown in the Dagster UI)."""
     return dg.AssetCheckResult(passed=True, metadata={"skipped": why}, description=f"skipped: {why}")
 
 
-def _rows_delivered(settings: Settings, entities: list[str]) -> int:
-    """Records in every extract file of `entities` so far (the load audit)."""
-    audit = load_audit(settings.raw_root)
-    return int(audit.loc[audit["entity"].isin(entities), "rows_in_file"].sum())
-
-
-def upstream_load_summary(settings: Settings, model: str) -> str:
-    """Per raw entity upstream of `model`: rows in files, loaded and quarantined by reason (the load audit and
-    the quarantine), so an empty mart's gate says where the rows vanished."""
-    entities = sorted(site_scope.model_entities(model))
-    audit = load_audit(settings.raw_root)
-    parts = []
-    zone = RawZone(settings.raw_root)
-    with duckdb.connect() as con:
-        con.register("audit", audit)
-        reasons: dict[str, str] = {}
-        glob = zone.meta_glob("quarantine")
-        if zone.has_files(glob):
-            rows = con.execute(
-                "SELECT entity, reason, count(*) FROM read_parquet($glob, union_by_name = true) "
-                "WHERE list_contains($entities, entity) GROUP BY 1, 2 ORDER BY 1, 3 DESC",
-                {"glob": glob, "entities": entities},
-            ).fetchall()
-            for ent, reason, n in rows:
-                reasons[ent] = (reasons[ent] + ", " if ent in reasons else "") + f"{reason} {n}"
-        totals = dict(
-            (e, (f, q, r)) for e, f, q, r in con.execute(
-                "SELECT entity, sum(rows_in_file), sum(rows_quarantined), sum(rows_loaded) FROM audit "
-                "WHERE list_contains($entities, entity) GROUP BY 1",
-                {"entities": entities},
-            ).fetchall()
-        )
-    for ent in entities:
-        in_file, quarantined, loaded = totals.get(ent, (0, 0, 0))
-        detail = f" ({reasons[ent]})" if ent in reasons else ""
-        parts.append(f"raw.{ent}: {in_file} rows in files, {loaded} loaded, {quarantined} quarantined{detail}")
-    return "; ".join(parts)
-
-
-def marts_with_suites() -> list[str]:
-    return [k.path[-1] for k in MART_KEYS if suite_path(f"marts.{k.path[-1]}").exists()]
-
-
-def marts_without_suites() -> list[str]:
-    return [k.path[-1] for k in MART_KEYS if not suite_path(f"marts.{k.path[-1]}").exists()]
-
-
 RAW_CHECKS = [_raw_check(name) for name in contract.LOAD_ORDER]
-MART_CHECKS = [_mart_check(model) for model in marts_with_suites()]
-ASSET_CHECKS = [*RAW_CHECKS, *MART_CHECKS]

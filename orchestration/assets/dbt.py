@@ -19,6 +19,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -28,8 +29,10 @@ from dagster_dbt import (
 from packaging.version import Version
 
 from orchestration import contract, site_scope
+from orchestration.assets.dbt_failures import summary as dbt_failure_summary
 from orchestration.assets.ingest import resolve_as_of
 from orchestration.assets.resources import WarehouseResource
+from orchestration.errors import CrmWarehouseError
 from orchestration.raw.zone import RawZone
 from orchestration.site import load_site
 from orchestration.testing_hooks import pause_point
@@ -113,7 +116,7 @@ def crm_dbt_models(
     args = NIGHTLY_BUILD_ARGS + (["--full-refresh"] if full_refresh else []) + site_test_exclusions(context)
     with dbt_as_of(as_of):  # every relative rule (churn, windows, recency) uses the run's logical date
         invocation = dbt.cli(args, context=context, target_path=dbt_target_path(warehouse))
-    yield from invocation.stream()
+    yield from stream_or_explain(invocation, warehouse)
     zone.clear_rebuild()  # reached only when dbt build succeeded
 
 
@@ -133,7 +136,24 @@ def crm_dbt_campaign_report(context: dg.AssetExecutionContext, dbt: DbtCliResour
     with dbt_as_of(resolve_as_of(warehouse)):
         invocation = dbt.cli(NIGHTLY_BUILD_ARGS + site_test_exclusions(context), context=context,
                              target_path=dbt_target_path(warehouse))
-    yield from invocation.stream()
+    yield from stream_or_explain(invocation, warehouse)
+
+
+def stream_or_explain(invocation, warehouse: WarehouseResource) -> Iterator:
+    """The invocation's Dagster events; when dbt fails, a CrmWarehouseError naming every failed model or
+    test (from dbt's run_results.json; orchestration/assets/dbt_failures.py), dbt's own error as its cause."""
+    try:
+        yield from invocation.stream()
+    except DagsterDbtCliRuntimeError as error:
+        try:
+            message = dbt_failure_summary(
+                invocation.get_artifact("run_results.json"), invocation.manifest, warehouse.settings().work_db
+            )
+        except (OSError, ValueError):  # dbt died before writing its results: dagster-dbt's error says why
+            message = None
+        if message is None:
+            raise
+        raise CrmWarehouseError(message) from error
 
 
 def site_test_exclusions(context: dg.AssetExecutionContext) -> list[str]:
