@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,7 +39,6 @@ from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute
 from orchestration.serving import run_history
 from orchestration.serving.comments import write_comments
-from orchestration.testing_hooks import pause_point
 
 PUBLISHED_SCHEMAS = ("marts", "ml", "reports", "ops")
 RESTRICTED_SCHEMA = "restricted"  # full personal data: published only with CRM_PUBLISH_RESTRICTED=1
@@ -220,6 +219,7 @@ def publish(
     keep_previous: Sequence[str] = (),
     keep_snapshots: int = 7,
     log=None,
+    before_switch: Callable[[], None] | None = None,
 ) -> PublishResult:
     """Write a new serving file from `work_db` and atomically replace `serving_db` with it.
 
@@ -303,7 +303,8 @@ def publish(
     parquet_dir = layout.parquet_dir / publish_id
     os.rename(staging_parquet, parquet_dir)  # the whole folder appears at once
 
-    pause_point("publish")  # crash tests only (CRM_TEST_PAUSE_AT): everything written, nothing switched
+    if before_switch is not None:  # an observer (RunHooks.reached("publish")): everything written, nothing switched
+        before_switch()
     os.replace(new_file, serving_db)
     fsync(layout.root)
     switch_current(layout, publish_id)
