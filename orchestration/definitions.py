@@ -10,7 +10,7 @@ from orchestration.assets.mart_gates import marts_have_rows
 from orchestration.assets.ml import ml_models, ml_retrain_job, ml_weekly_retrain_schedule
 from orchestration.assets.publish import published_warehouse
 from orchestration.assets.report import report_index_html
-from orchestration.assets.resources import WarehouseResource
+from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.jobs import warehouse_job
 from orchestration.schedules import JOBS, SCHEDULES
 from orchestration.sensors import SENSORS
@@ -22,6 +22,6 @@ defs = dg.Definitions(
     jobs=[warehouse_job, *JOBS, ml_retrain_job],
     schedules=[*SCHEDULES, ml_weekly_retrain_schedule],
     sensors=SENSORS,
-    resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+    resources={"warehouse": WarehouseResource(), "dbt": dbt_resource(), "hooks": RunHooks()},
     executor=dg.in_process_executor,
 )

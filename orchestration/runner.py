@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.assets.resources import RunHooks
 from orchestration.errors import CrmWarehouseError
 from orchestration.lock import warehouse_lock
 from orchestration.raw import nights
@@ -88,18 +89,20 @@ def run_warehouse(
     reload_dates: tuple[date, ...] = (),
     purpose: str = "crm-warehouse run",
     log_file: Path | None = None,
+    hooks: RunHooks | None = None,
 ) -> RunOutcome:
     """Load new extracts, build dbt, publish; raise CrmWarehouseError with one clear line on failure.
 
-    With `log_file`, the run's own output goes there (the CLI shows a one-line result instead).
+    With `log_file`, the run's own output goes there (the CLI shows a one-line result instead). `hooks`:
+    a RunHooks subclass told when the run reaches each stage (default: the no-op one of the definitions).
     """
     require_pii_key()
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     with warehouse_lock(settings.lock_file, purpose):
         if log_file is None:
-            return _execute(settings, full_refresh, reload_dates, None)
+            return _execute(settings, full_refresh, reload_dates, None, hooks)
         with output_to(log_file):
-            return _execute(settings, full_refresh, reload_dates, log_file)
+            return _execute(settings, full_refresh, reload_dates, log_file, hooks)
 
 
 def default_log_file(settings: Settings) -> Path:
@@ -107,7 +110,11 @@ def default_log_file(settings: Settings) -> Path:
 
 
 def _execute(
-    settings: Settings, full_refresh: bool, reload_dates: tuple[date, ...], log_file: Path | None
+    settings: Settings,
+    full_refresh: bool,
+    reload_dates: tuple[date, ...],
+    log_file: Path | None,
+    hooks: RunHooks | None = None,
 ) -> RunOutcome:
     settings.export_env()
     from orchestration.definitions import defs  # imported after the environment is set
@@ -120,7 +127,10 @@ def _execute(
         }
     }
     with _instance() as instance:
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False,
+            resources={"hooks": hooks} if hooks is not None else None,
+        )
     if not result.success:
         where = f" (full log: {log_file})" if log_file else ""
         rolled_back = nights.rollback(settings.raw_root)  # days this run loaded that never passed the gates

@@ -7,7 +7,7 @@ import duckdb
 
 from orchestration import contract
 from orchestration.assets.ingest import ops_load_tables, raw_extracts
-from orchestration.assets.resources import WarehouseResource
+from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.definitions import defs
 
 
@@ -34,7 +34,7 @@ def test_dbt_tests_are_asset_checks():
 def test_materialize_ingest_assets_reconciles(landing, tmp_path):
     warehouse = tmp_path / "wh"
     resource = WarehouseResource(landing_dir=str(landing), warehouse_dir=str(warehouse))
-    result = dg.materialize([raw_extracts, ops_load_tables], resources={"warehouse": resource})
+    result = dg.materialize([raw_extracts, ops_load_tables], resources={"warehouse": resource, "hooks": RunHooks()})
     assert result.success
     mats = result.asset_materializations_for_node("raw_extracts")
     customers = next(m for m in mats if m.asset_key == dg.AssetKey(["raw", "customers"]))
@@ -46,7 +46,7 @@ def test_materialize_ingest_assets_reconciles(landing, tmp_path):
         files = con.execute("SELECT count(*) FROM ops.load_audit").fetchall()[0][0]
     assert bad == 0 and files == len(list(landing.glob("20*/*.csv*")))
     # materializing again loads nothing new and changes no count
-    again = dg.materialize([raw_extracts, ops_load_tables], resources={"warehouse": resource})
+    again = dg.materialize([raw_extracts, ops_load_tables], resources={"warehouse": resource, "hooks": RunHooks()})
     mats = again.asset_materializations_for_node("raw_extracts")
     assert all(m.metadata["files_loaded"].value == 0 for m in mats)
 

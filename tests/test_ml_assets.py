@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from ml.qini import qini_coefficient
 from orchestration.assets.ml import ML_KEYS, ML_TABLES, ml_models, ml_retrain_job, ml_weekly_retrain_schedule
-from orchestration.assets.resources import WarehouseResource
+from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.ml_inputs import SEGMENT_FEATURES
 from tests.conftest import Built, copy_built
 
@@ -80,7 +80,7 @@ def _materialize_ml(built: Built, retrain: bool) -> float:
     with _environment_restored():
         result = dg.materialize(
             [ml_models],
-            resources={"warehouse": resource},
+            resources={"warehouse": resource, "hooks": RunHooks()},
             run_config={"ops": {"ml_models": {"config": {"retrain": retrain}}}},
         )
     assert result.success

@@ -1,5 +1,5 @@
-"""Crash safety and readers: `kill -9` a `crm-warehouse run` paused at named points (the test hook in
-orchestration/testing_hooks.py, so the test waits for a marker file, not the clock); the published
+"""Crash safety and readers: `kill -9` a `crm-warehouse run` paused at named points (tests/crash_run.py
+passes a pausing RunHooks resource, so the test waits for a marker file, not the clock); the published
 warehouse stays byte-identical and readable. Then a re-run, while 8 threads query the published file
 read-only in a loop, finishes with the same row counts as the uninterrupted run and 0 reader errors."""
 
@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 
 from orchestration.serving.publish import ServingLayout, current_publish_id
 from tests.bi_readers import Readers
-from tests.conftest import CLI, REPO, Built, copy_built, run_cli
+from tests.conftest import REPO, Built, copy_built, run_cli
 
 PAUSE_POINTS = ("ingest", "dbt", "ml", "publish")
 NOT_COMPARED = {"ops.publish_log", "ops.run_history", "ml.model_runs"}  # histories: grow with every run by design
@@ -53,9 +54,10 @@ def _kill_at(point: str, copy: Built, tmp: Path) -> subprocess.Popen:
     """Start `crm-warehouse run`, wait until it reports being paused at `point`, kill -9 it."""
     marker = tmp / f"paused-{point}"
     out = open(tmp / f"run-{point}.out", "w")
-    env = {**os.environ, "CRM_TEST_PAUSE_AT": point, "CRM_TEST_PAUSE_MARKER": str(marker)}
-    proc = subprocess.Popen([*CLI, "run", "--landing", str(copy.landing), "--warehouse", str(copy.warehouse)],
-                            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.crash_run", point, str(marker), str(copy.landing), str(copy.warehouse)],
+        cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 600
     while not marker.exists():
         if proc.poll() is not None or time.monotonic() > deadline:

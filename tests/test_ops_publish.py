@@ -201,7 +201,7 @@ def test_publish_asset_policy_block_by_default_keep_previous_on_request(wh, monk
     policy (nothing published), and honours it with CRM_PUBLISH_ON_DOMAIN_FAILURE=keep_previous; its
     metadata carries row counts, duration, a preview and the paths."""
     from orchestration.assets.publish import published_warehouse
-    from orchestration.assets.resources import WarehouseResource
+    from orchestration.assets.resources import RunHooks, WarehouseResource
 
     work, serving = wh
     monkeypatch.delenv("CRM_AS_OF", raising=False)
@@ -213,12 +213,12 @@ def test_publish_asset_policy_block_by_default_keep_previous_on_request(wh, monk
     config = {"ops": {"serving__crm_duckdb": {"config": {"keep_previous_tables": ["marts.fct_tickets"]}}}}
 
     monkeypatch.delenv("CRM_PUBLISH_ON_DOMAIN_FAILURE", raising=False)
-    blocked = dg.materialize([published_warehouse], resources={"warehouse": resource}, run_config=config,
+    blocked = dg.materialize([published_warehouse], resources={"warehouse": resource, "hooks": RunHooks()}, run_config=config,
                              raise_on_error=False)
     assert not blocked.success and _sha(serving) == before
 
     monkeypatch.setenv("CRM_PUBLISH_ON_DOMAIN_FAILURE", "keep_previous")
-    ok = dg.materialize([published_warehouse], resources={"warehouse": resource}, run_config=config)
+    ok = dg.materialize([published_warehouse], resources={"warehouse": resource, "hooks": RunHooks()}, run_config=config)
     [mat] = ok.asset_materializations_for_node("serving__crm_duckdb")
     meta = mat.metadata
     assert meta["row_counts"].value["marts.fct_tickets"] == 3 and meta["row_counts"].value["marts.fct_orders"] == 7

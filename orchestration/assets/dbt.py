@@ -31,11 +31,10 @@ from packaging.version import Version
 from orchestration import contract, site_scope
 from orchestration.assets.dbt_failures import summary as dbt_failure_summary
 from orchestration.assets.ingest import resolve_as_of
-from orchestration.assets.resources import WarehouseResource
+from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.zone import RawZone
 from orchestration.site import load_site
-from orchestration.testing_hooks import pause_point
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -102,11 +101,15 @@ CAMPAIGN_REPORT_MODEL = "rpt_campaign"
     ),
 )
 def crm_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    hooks: RunHooks,
+    config: DbtRunConfig,
 ):
     """Reads the raw zone (dbt sources over RAW_ROOT Parquet) and builds every dbt model and test in the
     work file (CRM_WORK_DB): staging views, intermediate, marts, reports. Grain: see each model."""
-    pause_point("dbt")  # crash tests only (CRM_TEST_PAUSE_AT)
+    hooks.reached("dbt")
     as_of = resolve_as_of(warehouse)
     zone = RawZone(warehouse.settings().raw_root)
     rebuild_reasons = zone.rebuild_reasons()  # e.g. a reloaded extract day: incremental models are stale

@@ -7,13 +7,12 @@ import dagster as dg
 import duckdb
 
 from orchestration import contract
-from orchestration.assets.resources import WarehouseResource
+from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.raw import landing, nights
 from orchestration.raw.loader import load_new_extracts
 from orchestration.raw.ops_tables import rebuild_ops_tables
 from orchestration.site import load_site
 from orchestration.site_scope import write_module_status
-from orchestration.testing_hooks import pause_point
 
 INGEST_GROUP = "ingest"
 RAW_KEYS = {e.name: dg.AssetKey(["raw", e.name]) for e in contract.ENTITIES}
@@ -48,12 +47,14 @@ def resolve_as_of(warehouse: WarehouseResource) -> date | None:
     ],
     can_subset=False,
 )
-def raw_extracts(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
+def raw_extracts(
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource, hooks: RunHooks
+):
     """Reads every complete, not-yet-loaded extract folder under CRM_LANDING_DIR (up to as_of) and writes
     the raw zone under RAW_ROOT: one Parquet file per extract file plus its quarantine, field issues,
     orphan rows and an audit record; then releases orphans whose parent arrived. Grain: one row per
     accepted CSV record."""
-    pause_point("ingest")  # crash tests only (CRM_TEST_PAUSE_AT)
+    hooks.reached("ingest")
     settings = warehouse.settings()
     as_of = resolve_as_of(warehouse)
     reload_dates = tuple(date.fromisoformat(d) for d in config.reload_dates)

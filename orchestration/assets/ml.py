@@ -14,11 +14,10 @@ from dagster_dbt import get_asset_key_for_model
 
 from orchestration.assets.dbt import crm_dbt_models
 from orchestration.assets.ingest import resolve_as_of
-from orchestration.assets.resources import WarehouseResource
+from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.jobs import WAREHOUSE_RUN_TAGS
 from orchestration.ml_tables import ML_TABLES
 from orchestration.settings import load_ops_settings
-from orchestration.testing_hooks import pause_point
 
 ML_GROUP = "ml"
 
@@ -121,14 +120,14 @@ def _spec_description(name: str) -> str:
     ],
     can_subset=False,
 )
-def ml_models(context: dg.AssetExecutionContext, config: MlConfig, warehouse: WarehouseResource):
+def ml_models(context: dg.AssetExecutionContext, config: MlConfig, warehouse: WarehouseResource, hooks: RunHooks):
     """Reads the marts of the work file (customer_id_map, dim_customers, fct_orders, fct_order_items,
     fct_tickets, dim_campaigns, fct_campaign_members) and the behaviour events / customer versions of the
     intermediate layer, through orchestration/ml_inputs/*.sql at the run's as_of; writes the seven ml
     tables (see the module docstring for each grain) in one transaction, and a newly trained segmentation
     model to ml_store.segment_models. Nightly: scores with the saved model; `retrain: true` (weekly schedule)
     or a missing/unusable saved model: refits it, matching new clusters to the old."""
-    pause_point("ml")  # crash tests only (CRM_TEST_PAUSE_AT)
+    hooks.reached("ml")
     settings = warehouse.settings()
     as_of = resolve_as_of(warehouse)
     if as_of is None:

@@ -10,7 +10,7 @@ import duckdb
 from orchestration.assets.dbt import DBT_PROJECT_DIR, crm_dbt_campaign_report, crm_dbt_models
 from orchestration.assets.ingest import OPS_LOAD_KEYS, resolve_as_of
 from orchestration.assets.ml import ML_KEYS
-from orchestration.assets.resources import WarehouseResource
+from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.errors import CrmWarehouseError
 from orchestration.serving.publish import PublishResult, publish
 from orchestration.settings import load_ops_settings
@@ -98,7 +98,7 @@ def publish_metadata(result: PublishResult) -> dict:
     kinds={"duckdb", "parquet"},
 )
 def published_warehouse(
-    context: dg.AssetExecutionContext, config: PublishConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: PublishConfig, warehouse: WarehouseResource, hooks: RunHooks
 ) -> dg.MaterializeResult:
     """Reads the work file's published schemas (every TABLE of marts, ml, reports, ops; raw text withheld)
     and the run history records, and writes CRM_WAREHOUSE_DIR/crm.duckdb by building a new file and
@@ -121,6 +121,7 @@ def published_warehouse(
         keep_previous=keep,
         keep_snapshots=ops.keep_snapshots,
         log=context.log.info,
+        before_switch=lambda: hooks.reached("publish"),
     )
     context.log.info(
         f"published {len(result.tables)} tables to {result.path} as {result.publish_id} in {result.seconds:.1f} s"

@@ -15,6 +15,17 @@ from orchestration.settings import Settings, load_ops_settings, load_settings
 _fallback_log = logging.getLogger("crm_warehouse.lock")
 
 
+class RunHooks(dg.ConfigurableResource):
+    """Observer of a run's stage boundaries: `reached(point)` is called when a run enters `ingest`, `dbt`
+    and `ml`, and at `publish` once the new serving file and Parquet folder are written and nothing is
+    switched yet. It does nothing here; whoever starts a run (`orchestration.runner.run_warehouse(...,
+    hooks=...)`, or a Dagster resource override) may pass a subclass, e.g. to time stages, or the crash
+    tests' pausing hook (tests/crash_run.py) that holds the run at a point to `kill -9` it there."""
+
+    def reached(self, point: str) -> None:
+        return None
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """Paths of one warehouse (landing, raw zone, work file, serving file), from CRM_* environment
     variables unless given. Holds the warehouse write lock for the whole run.
