@@ -48,6 +48,14 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 PHONE_PATTERN = r"^\+?[0-9]{7,15}$"
 MIN_BIRTH_DATE = "1900-01-01"
 
+# Email local parts of role mailboxes (info@, sales@ ...), shared by different companies: an email made of
+# one of these never links two customer rows on its own (identity resolution, a phone + name match must).
+# The one list: the dbt macro customer_generic_email_local_parts() is generated from it
+# (dbt_project/scripts/gen_sources.py) and the generator plants exactly these.
+GENERIC_EMAIL_LOCAL_PARTS: tuple[str, ...] = (
+    "info", "sales", "contact", "admin", "service", "support", "hello", "office",
+)
+
 SNAPSHOT = "snapshot"  # full list every extract; a key missing from a later snapshot is deleted
 DELTA = "delta"  # new and changed rows with updated_at / is_deleted; latest version wins
 

@@ -2,15 +2,9 @@
     Identity-resolution helpers for the customer domain (int_identity_match_keys, int_customer_id_map).
 -#}
 
-{#- customer_generic_email_local_parts(): role mailboxes that never identify a person (info@, sales@ ...).
-    An email whose local part is one of these never links two customers on its own; the generator plants
-    exactly this list (orchestration/generate/__init__.py GENERIC_EMAIL_LOCAL_PARTS). -#}
-{% macro customer_generic_email_local_parts() -%}
-    {{ return(["info", "sales", "contact", "admin", "service", "support", "hello", "office"]) }}
-{%- endmacro %}
-
 {#- customer_is_generic_email(email_expr): true when the local part (before the first '@') of an already
-    normalised (lower/trim) email is in customer_generic_email_local_parts(); null for a null email. -#}
+    normalised (lower/trim) email is in customer_generic_email_local_parts() (macros/generated/contract_rules.sql,
+    generated from orchestration/contract.py GENERIC_EMAIL_LOCAL_PARTS); null for a null email. -#}
 {% macro customer_is_generic_email(email_expr) -%}
     ({{ dbt.split_part(email_expr, "'@'", 1) }} in (
         {%- for part in customer_generic_email_local_parts() -%}

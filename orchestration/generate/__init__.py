@@ -13,26 +13,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from orchestration.contract import GENERIC_EMAIL_LOCAL_PARTS  # noqa: F401 - the one list, used by the generator
+
 # History (the first order, event, ticket ...) starts on this date unless the caller says otherwise.
 DEFAULT_START_DATE = date(2024, 1, 1)
 
 # The first nightly extract (day 1, the full history) is taken this many days after the start date;
 # day k is day 1 + (k - 1). With the default start date, day 1 is 2025-06-24.
 FIRST_EXTRACT_OFFSET_DAYS = 540
-
-# Email local parts that identify a role mailbox, not a person: shared by different companies, so an
-# email made of one of these never links two customer rows on its own (a phone + name match must).
-GENERIC_EMAIL_LOCAL_PARTS: tuple[str, ...] = (
-    "info",
-    "sales",
-    "contact",
-    "admin",
-    "service",
-    "support",
-    "hello",
-    "office",
-)
-
 
 def first_extract_date(start_date: date = DEFAULT_START_DATE) -> date:
     """The date of extract day 1 for a history that starts on `start_date`."""
