@@ -10,8 +10,11 @@ Pipeline (`SegmentModel.pipeline_`, a fitted scikit-learn `Pipeline`):
   of `selection_sample` rows, the final model is a `MiniBatchKMeans` on all rows initialised from the
   subsample's centroids; silhouettes are always computed on at most `silhouette_sample` rows.
 * Cluster ids: 0..k-1 ordered by training size (largest first) on a first fit; on a retrain, new centroids
-  are matched to the previous ones (Hungarian algorithm, `ml.stability`) so ids and names persist, and the
+  are matched to the previous ones (Hungarian algorithm, `ml.stability`) so ids persist, and the
   k-means is warm-started from the previous centroids when k is unchanged.
+* Names (`segment_names_`): from each cluster's profile of raw feature medians by the rules of
+  `ml.naming` (new, bargain hunters, at risk, champions, loyal, occasional); on a retrain a matched
+  cluster keeps its previous name while the rules still give it.
 * `save_model(model) -> bytes` / `load_model(bytes)` persist the fitted model for nightly scoring.
 
 Features: any numeric columns, one row per customer, indexed by `customer_id` (or with that column).
@@ -37,8 +40,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .hashing import frame_hash
+from .naming import name_clusters
 from .silhouette import silhouettes
-from .stability import match_clusters, name_segments
+from .stability import match_clusters
 from .threads import one_thread
 from .validation import customer_frame
 
@@ -194,8 +198,7 @@ class SegmentModel(ClusterMixin, BaseEstimator):
             self.cluster_ids_ = np.empty(best, dtype=np.int64)
             self.cluster_ids_[order] = np.arange(best)
             self.matching_ = None
-            centroids_z = pd.DataFrame(km.cluster_centers_, columns=self.feature_names_in_)
-            names = name_segments(centroids_z, ids=self.cluster_ids_)
+            previous_names = None
         else:
             # compare in the previous model's scaled space
             new_log = pre.named_steps["scale"].inverse_transform(km.cluster_centers_)
@@ -205,9 +208,12 @@ class SegmentModel(ClusterMixin, BaseEstimator):
             ids, dist = match_clusters(old_z, new_in_prev, old_ids, sizes=sizes)
             self.cluster_ids_ = ids
             self.matching_ = pd.DataFrame({"cluster_id": ids, "previous_distance": dist}).sort_values("cluster_id", ignore_index=True)
-            centroids_z = pd.DataFrame(km.cluster_centers_, columns=self.feature_names_in_)
-            fresh = name_segments(centroids_z, ids=ids, taken=dict(previous.segment_names_))
-            names = {int(i): previous.segment_names_.get(int(i), fresh[int(i)]) for i in ids}
+            previous_names = {int(i): previous.segment_names_[int(i)] for i in ids if int(i) in previous.segment_names_}
+        labels = self.cluster_ids_[internal]
+        names = name_clusters(frame, labels, previous=previous_names)
+        for i in sorted(int(i) for i in self.cluster_ids_ if int(i) not in names):  # a cluster left empty
+            names[i] = next(f"occasional {n}" for n in range(2, 2 + len(names) + 2)
+                            if f"occasional {n}" not in names.values())
         self.segment_names_ = {int(i): names[int(i)] for i in sorted(self.cluster_ids_)}
         order = np.argsort(self.cluster_ids_)
         idx = pd.Index(self.cluster_ids_[order], name="cluster_id")
@@ -215,7 +221,7 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         log_c = pre.named_steps["scale"].inverse_transform(km.cluster_centers_[order])
         self.centroids_ = pd.DataFrame(expm1_nonneg(log_c), index=idx, columns=self.feature_names_in_)
         self.cluster_sizes_ = {int(self.cluster_ids_[j]): int(sizes[j]) for j in range(best)}
-        self.labels_ = self.cluster_ids_[internal]
+        self.labels_ = labels
         return self
 
     # ------------------------------------------------------------------ scoring

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .clustering import SegmentModel
 from .explain import SegmentExplanation, explain_segments
-from .naming import cluster_profile, profile_names
+from .naming import name_clusters
 from .rfm import rfm_scores
 from .runs import make_run_id, model_run_record
 from .stability import label_retention
@@ -107,16 +107,15 @@ def segment_profiles_frame(model: SegmentModel, features: pd.DataFrame, cluster_
 
 
 def name_by_profile(model: SegmentModel, frame: pd.DataFrame, labels, previous: SegmentModel | None) -> None:
-    """Set `model.segment_names_` from the clusters' raw profiles (`ml.naming`: tenure, activity,
-    discount ratio, value, frequency of the model features and RFM inputs in `frame`). On a retrain the
-    clusters matched to `previous` keep their names; only fresh clusters are named by the rules."""
-    profile, population = cluster_profile(frame, labels)
-    keep = {} if previous is None else {
+    """Set `model.segment_names_` from the clusters' raw profiles (`ml.naming`: tenure, discount ratio,
+    activity, frequency and value of the model features and RFM inputs in `frame`). On a retrain a cluster
+    matched to `previous` keeps its previous name while the rules still give that name; a name they no
+    longer support (or one of an older naming scheme) is replaced by the rule's name."""
+    matched = {} if previous is None else {
         int(i): previous.segment_names_[int(i)] for i in model.segment_names_ if int(i) in previous.segment_names_
     }
-    fresh = profile.loc[[i for i in profile.index if int(i) not in keep]]
-    names = {**model.segment_names_, **keep, **profile_names(fresh, population, taken=keep)}
-    model.segment_names_ = {int(i): names[int(i)] for i in sorted(model.segment_names_)}
+    names = name_clusters(frame, labels, previous=matched)
+    model.segment_names_ = {int(i): names.get(int(i), model.segment_names_[int(i)]) for i in sorted(model.segment_names_)}
 
 
 def segment_customers(

@@ -13,11 +13,12 @@ from sklearn.tree import DecisionTreeClassifier
 from ml.clustering import SegmentModel, load_model, save_model
 from ml.explain import explain_segments, format_threshold, tree_rules
 from ml.hashing import frame_hash
+from ml.naming import base_name, cluster_profile, is_rule_name, name_clusters, profile_names
 from ml.runs import MODEL_RUN_COLUMNS
 from ml.segmentation import CUSTOMER_SEGMENT_COLUMNS, PROFILE_COLUMNS, segment_customers
 from ml.silhouette import silhouettes
 from ml.simulate import simulate_customers
-from ml.stability import feature_roles, label_retention, match_clusters, name_segments
+from ml.stability import label_retention, match_clusters
 
 
 @pytest.fixture(scope="module")
@@ -118,18 +119,55 @@ def test_retrain_keeps_ids_and_names_when_rows_are_permuted(result, customers):
     assert (again.model.matching_["previous_distance"] < 0.5).all()
 
 
-def test_name_segments_is_deterministic_and_unique():
-    cz = pd.DataFrame(
-        {"recency_days": [-0.8, 1.5, -0.2, -0.1], "frequency": [1.2, -1.0, 0.1, 0.0], "monetary": [1.1, -0.8, 0.0, 0.1],
-         "visits": [0.2, -0.6, 1.3, 1.2], "tickets": [0.0, 0.0, 0.0, 0.1]}
+def _profiles() -> tuple[pd.DataFrame, pd.Series]:
+    """Cluster medians in raw units (index = cluster id) and the established customers' medians."""
+    profile = pd.DataFrame(
+        {   # new, bargain hunters, at risk, champions, loyal, occasional
+            "observed_tenure_days": [60, 540, 540, 540, 540, 540],
+            "discounted_line_ratio": [0.21, 0.53, 0.18, 0.10, 0.12, 0.15],
+            "days_since_last_activity": [11, 7, 232, 5, 13, 20],
+            "activity_trend": [1.0, 0.98, 0.39, 0.99, 1.0, 0.97],
+            "frequency": [0, 3, 2, 11, 4, 1],
+            "monetary": [0, 1500, 970, 10800, 2900, 600],
+        },
+        index=pd.Index([0, 1, 2, 3, 4, 5], name="cluster_id"),
     )
-    names = name_segments(cz, ids=[0, 1, 2, 3])
-    assert names == name_segments(cz, ids=[0, 1, 2, 3])
-    assert names[0] == "high value frequent" and names[1].startswith("dormant") and names[2] == "mid value browsing"
-    assert len(set(names.values())) == 4
-    assert name_segments(cz.iloc[:1], ids=[7], taken={3: "high value frequent"})[7] != "high value frequent"
-    roles = feature_roles(["recency_days", "frequency", "monetary", "visits", "likes", "tickets", "campaign_response_rate"])
-    assert roles["engagement"] == ["visits", "likes"] and roles["response"] == ["campaign_response_rate"]
+    reference = pd.Series({"observed_tenure_days": 540, "discounted_line_ratio": 0.18, "days_since_last_activity": 17,
+                           "activity_trend": 1.0, "frequency": 3, "monetary": 1970})
+    return profile, reference
+
+
+def test_profile_rules_name_each_archetype():
+    profile, reference = _profiles()
+    names = profile_names(profile, reference)
+    assert names == {0: "new", 1: "bargain hunters", 2: "at risk", 3: "champions", 4: "loyal", 5: "occasional"}
+    assert names == profile_names(profile, reference), "deterministic"
+    # without behaviour events activity is the last order: bargain hunters look lapsed, the discount decides
+    no_events = profile.assign(days_since_last_activity=[40, 105, 330, 21, 85, 120], activity_trend=1.0)
+    ref = reference.copy()
+    ref["days_since_last_activity"] = 130.0
+    assert profile_names(no_events, ref)[1] == "bargain hunters" and profile_names(no_events, ref)[2] == "at risk"
+    # a recently lapsing cluster (trend down) is at risk before its days since activity grow
+    assert base_name(profile.loc[4].replace({1.0: 0.5}), reference) == "at risk"
+
+
+def test_names_are_unique_and_keep_a_matched_name_while_the_rule_holds():
+    profile, reference = _profiles()
+    twice = pd.concat([profile, profile.loc[[4]].assign(monetary=900).rename(index={4: 6})])
+    names = profile_names(twice, reference)
+    assert names[4] == "loyal high spend" and names[6] == "loyal low spend" and len(set(names.values())) == 7
+    kept = profile_names(profile, reference, previous={4: "loyal high spend", 3: "champions 2"})
+    assert kept[4] == "loyal high spend" and kept[3] == "champions 2", "names stable across retrains"
+    moved = profile_names(profile, reference, previous={4: "champions", 1: "mid value", 0: "low value browsing"})
+    assert moved[4] == "loyal" and moved[1] == "bargain hunters" and moved[0] == "new", "stale or old-scheme names go"
+    assert all(map(is_rule_name, moved.values())) and not is_rule_name("mid value")
+
+
+def test_reference_is_the_established_customers():
+    frame = pd.DataFrame({"observed_tenure_days": [30, 30, 30, 400, 400, 400], "frequency": [0, 0, 0, 4, 5, 6]})
+    _, reference = cluster_profile(frame, [0, 0, 0, 1, 1, 1])
+    assert reference["frequency"] == 5, "new sign-ups (no orders yet) do not pull the yardstick down"
+    assert name_clusters(frame, [0, 0, 0, 1, 1, 1]) == {0: "new", 1: "loyal"}
 
 
 def test_label_retention():
