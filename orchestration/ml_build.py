@@ -47,6 +47,7 @@ from ml import (
 from ml.clustering import SegmentModel
 from ml.explain import explain_segments
 from ml.hashing import frame_hash
+from ml.naming import is_rule_name
 from ml.runs import MODEL_RUN_COLUMNS, make_run_id
 from ml.segmentation import segment_profiles_frame
 from ml.silhouette import silhouettes
@@ -54,7 +55,7 @@ from ml.stability import label_retention
 from ml.uplift import CURVE_TABLE_COLUMNS, CUSTOMER_UPLIFT_COLUMNS, METRIC_COLUMNS
 from orchestration import ml_inputs
 from orchestration.ml_settings import MlSettings
-from orchestration.ml_tables import EFFECT_TYPES, ML_TABLES, STORE_SCHEMA
+from orchestration.ml_tables import EFFECT_TYPES, ML_TABLES, MONEY_COLUMNS, MONEY_TYPE, STORE_SCHEMA
 
 RANDOM_STATE = 0
 SEGMENT_PARAMS = {"k_range": (2, 8), "n_init": 4, "max_depth": 4}
@@ -145,14 +146,20 @@ def segment_tables(
 ) -> tuple[dict[str, pd.DataFrame], dict, bytes | None]:
     """customer_segments, segment_profiles, segment_rules and the model_runs row(s); summary; new model bytes.
 
-    Retrains when asked or when `model_info` holds no usable model (with the saved model as `previous`
-    when there is one); otherwise scores with the saved model and re-fits only the explanation tree.
+    Retrains when asked, when `model_info` holds no usable model, or when the saved model's segment names
+    are not ones the rules of `ml.naming` give (with the saved model as `previous` when there is one);
+    otherwise scores with the saved model and re-fits only the explanation tree.
     """
     cols = ml_inputs.SEGMENT_FEATURES
     stored_id, stored = model_info
     as_of_s = as_of.isoformat()
-    if retrain or stored_id is None:
-        why = "retrain requested" if retrain else stored
+    # a saved model whose names no rule of ml.naming gives (an older naming scheme, e.g. "mid value") is
+    # retrained with itself as `previous`: ids stay, names follow the profiles again
+    legacy = stored_id is not None and not all(map(is_rule_name, stored.segment_names_.values()))
+    if retrain or stored_id is None or legacy:
+        why = "retrain requested" if retrain else stored if stored_id is None else (
+            f"saved model {stored_id} carries segment names of an older naming scheme"
+        )
         previous = stored if stored_id is not None else None
         log(f"segmentation: training ({why}); previous model: {stored_id or 'none'}")
         res = segment_customers(
@@ -241,14 +248,41 @@ def segment_tables(
 # --- campaigns ------------------------------------------------------------------------------------
 
 
+INCREMENTAL_OUTCOME = "revenue"  # the outcome whose effect, scaled to the paid-for members, is money
+
+
+def with_incremental_revenue(effects: pd.DataFrame, treatment_members: pd.Series) -> pd.DataFrame:
+    """`effects` plus treatment_members (per campaign: the members its cost paid for) and, on rows of the
+    revenue outcome, incremental_revenue (+ CI) = the per-member revenue effect (and its CI ends) x
+    treatment_members; NaN on other outcomes and where the estimate is missing.
+
+    Why not x n_treated: the cost covers every treatment-group member, while the estimate may analyse
+    fewer of them (windows still open at as_of, targeted members without prior activity); scaling the
+    revenue to the cost's population makes (incremental revenue - cost) / cost an ROI of one population.
+    It assumes the analysed members stand for the others (the ATE/ATT extrapolated to them)."""
+    members = effects["campaign_id"].map(treatment_members)
+    members = members.fillna(effects["n_treated"]).astype("int64")
+    money = (effects["outcome"] == INCREMENTAL_OUTCOME).to_numpy()
+    out = effects.assign(treatment_members=members)
+    for col, src in (("incremental_revenue", "estimate"), ("incremental_revenue_ci_low", "ci_low"),
+                     ("incremental_revenue_ci_high", "ci_high")):
+        out[col] = np.where(money, out[src].astype(float) * members, np.nan)
+    return out
+
+
 def campaign_tables(
-    units: pd.DataFrame, as_of: date, settings: MlSettings | None = None
+    units: pd.DataFrame,
+    as_of: date,
+    settings: MlSettings | None = None,
+    treatment_members: pd.Series | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict]:
     """campaign_effects, customer_uplift, uplift_curves and their model_runs rows; a summary for the UI.
 
     `settings` (crm.yml `ml:`) chooses the outcomes and covariates; categorical covariates are one-hot
     encoded and a missing numeric value (recency of a never-purchasing customer) is imputed with a missing
-    indicator, by the ColumnTransformer of `ml.covariates`."""
+    indicator, by the ColumnTransformer of `ml.covariates`. `treatment_members` (campaign_id -> members
+    the cost paid for, `ml_inputs.campaign_treatment_members`) scales the revenue effect to the
+    incremental revenue (`with_incremental_revenue`); default: the treated units analysed."""
     settings = settings or MlSettings()
     as_of_s = as_of.isoformat()
     covs = list(settings.campaign_covariates)
@@ -265,6 +299,9 @@ def campaign_tables(
         effects = estimate_campaign_effects(
             units, covs, outcomes, None, random_state=RANDOM_STATE, **EFFECT_PARAMS, **matrix
         )
+        if treatment_members is None:
+            treatment_members = units[units["treated"] == 1].groupby("campaign_id").size()
+        effects = with_incremental_revenue(effects, treatment_members)
     effect_params = {**EFFECT_PARAMS, "covariates": covs, "outcomes": outcomes, **matrix}
     primary = effects[effects["is_primary"].astype(bool)]
     effect_metrics = {
@@ -378,6 +415,9 @@ def write_ml_tables(
             order = ", ".join(keys)
             if name == "campaign_effects":  # fixed column types: dbt's source (and its cold-start stub) match
                 select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in EFFECT_TYPES.items())
+            elif name in MONEY_COLUMNS:  # money is DECIMAL (identifiers from the allow-list)
+                casts = ", ".join(f"CAST({c} AS {MONEY_TYPE}) AS {c}" for c in MONEY_COLUMNS[name])
+                select = f"* REPLACE ({casts})"
             else:
                 select = "*"
             con.execute(
@@ -433,12 +473,13 @@ def build_ml(
     started = time.perf_counter()
     features = ml_inputs.segment_features(con, as_of, settings.rfm_window_days)
     units = ml_inputs.campaign_units(con, as_of)
+    paid_for = ml_inputs.campaign_treatment_members(con)
     t_inputs = time.perf_counter()
     seg, seg_summary, blob = segment_tables(
         features, as_of, saved_model(con, as_of), _previous_labels(con, as_of), retrain, log
     )
     t_seg = time.perf_counter()
-    camp, camp_summary = campaign_tables(units, as_of, settings)
+    camp, camp_summary = campaign_tables(units, as_of, settings, paid_for)
     t_camp = time.perf_counter()
     tables = {
         **seg,

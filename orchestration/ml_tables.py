@@ -36,7 +36,8 @@ ML_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         "One row per campaign, outcome (conversion, revenue per member, and the behaviour-event counts in the "
         "attribution window chosen by crm.yml ml.campaign_outcomes, e.g. visits) and method; is_primary marks the "
         "estimate to report (Lin/HC2 for randomised campaigns, AIPW ATT for targeted ones) with 95% CI, "
-        "p-value and relative lift E.",
+        "p-value and relative lift E. Revenue rows also carry the incremental revenue (DECIMAL, site "
+        "currency): the per-member effect times the treatment-group members the campaign's cost paid for.",
     ),
     "customer_uplift": (
         ("campaign_id", "customer_id"),
@@ -47,6 +48,17 @@ ML_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         ("campaign_id", "outcome", "fraction_targeted"),
         "Qini / cumulative-gain curve points of the out-of-fold uplift scores per randomised campaign.",
     ),
+}
+
+# Money is DECIMAL(18,2) in every published ml table (site currency): these columns are cast when the
+# tables are written. Statistical quantities stay DOUBLE, also when their unit is currency: the per-member
+# effect on revenue (estimate, std_error, ci_low, ci_high of outcome 'revenue') is a mean difference kept at
+# full precision (rounding it to cents and multiplying by thousands of members would move the campaign
+# total by tens), and segment_profiles' mean/median/centroid summarise a feature of any unit.
+MONEY_TYPE = "DECIMAL(18,2)"
+MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customer_segments": ("monetary", "revenue_per_year"),
+    "campaign_effects": ("incremental_revenue", "incremental_revenue_ci_low", "incremental_revenue_ci_high"),
 }
 
 # ml.campaign_effects as dbt's source reads it; dbt_project/models/reports/rpt_campaign.sql creates it empty
@@ -69,6 +81,10 @@ EFFECT_TYPES = {
     "n_treated": "BIGINT",
     "n_control": "BIGINT",
     "control_conversions": "BIGINT",
+    "treatment_members": "BIGINT",
+    "incremental_revenue": "DECIMAL(18,2)",
+    "incremental_revenue_ci_low": "DECIMAL(18,2)",
+    "incremental_revenue_ci_high": "DECIMAL(18,2)",
     "overlap_treated_above_clip": "DOUBLE",
     "overlap_json": "VARCHAR",
     "note": "VARCHAR",
@@ -85,8 +101,11 @@ ML_COMMON_COLUMNS: dict[str, str] = {
     "customer_id": "master customer id (marts.dim_customers.customer_id)",
     "campaign_id": "campaign id (marts.dim_campaigns.campaign_id)",
     "cluster_id": "persistent k-means cluster number (kept stable across retrains by matching centroids)",
-    "segment_name": "name of the k-means cluster, from its profile: new, at risk, bargain hunters, champions, "
-                    "loyal or occasional",
+    "segment_name": "name of the k-means cluster from its profile of medians against the established "
+                    "customers (ml/naming.py rules, first match): new (tenure <= 180 days), bargain hunters "
+                    "(discounted lines >= 1.5x), at risk (inactive >= 90 days and 1.5x, or activity trend "
+                    "<= 0.6), champions (orders and spend >= 2x), loyal (orders >= 1x) or occasional; "
+                    "'high spend'/'low spend' or a number tells apart two clusters of one rule",
     "n_customers": "number of customers (count)",
     "outcome": "the outcome measured in the attribution window: conversion (0/1 per member), revenue (net "
                "revenue per member, site currency) or a behaviour-event count (e.g. visits)",
@@ -104,9 +123,10 @@ ML_COLUMNS: dict[str, dict[str, str]] = {
         "m_score": "monetary score 1..5 (quintile among purchasers; 5 = highest net revenue); NULL without a purchase",
         "recency_days": "days from the last completed order to as_of (days); NULL without one",
         "frequency": "completed orders in the RFM window (count)",
-        "monetary": "net revenue of the completed orders in the RFM window (site currency)",
+        "monetary": "net revenue of the completed orders in the RFM window (site currency, DECIMAL(18,2))",
         "revenue_per_year": "k-means feature: net revenue of completed orders per active year, shrunk toward "
-                            "the population rate (site currency per year)",
+                            "the population rate (site currency per year, DECIMAL(18,2); the model scores "
+                            "the unrounded value)",
         "events_per_year": "k-means feature: behaviour events (visits, likes, carts, searches, shares) per "
                            "active year, shrunk toward the population rate (events per year)",
         "social_per_year": "k-means feature: likes and shares per active year, shrunk toward the population "
@@ -156,7 +176,8 @@ ML_COLUMNS: dict[str, dict[str, str]] = {
                   "(augmented inverse-propensity-weighted, doubly robust ATT; primary for targeted campaigns)",
         "is_primary": "true for the one estimate to report per campaign and outcome (lin_hc2 or aipw_att)",
         "estimate": "effect per treated member in outcome units: conversion in probability points (0.03 = "
-                    "+3 points), revenue in site currency per member, events per member",
+                    "+3 points), revenue in site currency per member, events per member (DOUBLE: a statistical "
+                    "estimate at full precision; the money total is incremental_revenue)",
         "std_error": "standard error of the estimate (outcome units)",
         "ci_low": "lower end of the 95% confidence interval of the estimate (outcome units)",
         "ci_high": "upper end of the 95% confidence interval of the estimate (outcome units)",
@@ -168,6 +189,16 @@ ML_COLUMNS: dict[str, dict[str, str]] = {
         "n_treated": "treated units analysed: treatment group or targeted members (count)",
         "n_control": "control or comparison units analysed (count)",
         "control_conversions": "members of the control/comparison group with outcome > 0 (count)",
+        "treatment_members": "current treatment-group members of the campaign (randomised: the treatment group; "
+                             "targeted: every targeted member), analysed or not: the members the campaign's "
+                             "cost paid for (count; control members are never contacted)",
+        "incremental_revenue": "revenue rows: estimate x treatment_members, the net revenue the campaign added "
+                               "over all members its cost paid for (site currency, DECIMAL(18,2)); NULL on "
+                               "other outcomes. Assumes the analysed members (n_treated) stand for the rest",
+        "incremental_revenue_ci_low": "revenue rows: ci_low x treatment_members, lower end of the 95% CI of "
+                                      "incremental_revenue (site currency, DECIMAL(18,2))",
+        "incremental_revenue_ci_high": "revenue rows: ci_high x treatment_members, upper end of the 95% CI of "
+                                       "incremental_revenue (site currency, DECIMAL(18,2))",
         "overlap_treated_above_clip": "AIPW rows: share of targeted members with a raw propensity above 0.99 "
                                       "(ratio 0..1; high = poor overlap)",
         "overlap_json": "AIPW rows: propensity overlap summary by group as JSON",

@@ -328,8 +328,11 @@ def test_rpt_campaign_carries_the_primary_effects(built_scale01: Built):
     assert np.allclose(r["effect_estimate"], conv.loc[r.index, "estimate"])
     assert np.allclose(r["effect_p_value"], conv.loc[r.index, "p_value"])
     assert (r["effect_design"] == r["design"]).all()
-    expected = (rev.loc[r.index, "estimate"] * rev.loc[r.index, "n_treated"]).round(2)
+    # incremental revenue on the population the cost paid for: every treatment-group member
+    assert (rev.loc[r.index, "treatment_members"] == r["treatment_members"]).all()
+    expected = (rev.loc[r.index, "estimate"] * rev.loc[r.index, "treatment_members"]).round(2)
     assert np.allclose(r["incremental_revenue"].astype(float), expected, atol=0.01)
+    assert (r["effect_treated_analysed"] == rev.loc[r.index, "n_treated"]).all()
     roi = (r["incremental_revenue"].astype(float) - r["cost"].astype(float)) / r["cost"].astype(float)
     assert np.allclose(r["incremental_roi"].astype(float), roi, atol=1e-4)
     assert (r["incremental_roi_ci_low"] <= r["incremental_roi"]).all()
@@ -393,3 +396,7 @@ def test_segment_names_follow_the_planted_archetypes(built_scale01: Built, recor
     for arch in ("new", "bargain_hunter", "at_risk", "champion"):
         assert got[arch] == expected[arch], (arch, got)
     assert got["loyal"].startswith("loyal") or got["loyal"] == "occasional", got
+    says = {"new": "new", "bargain_hunter": "bargain", "at_risk": "at risk"}
+    for arch, word in says.items():  # most of each archetype, not only a plurality, sits under its name
+        share = table.loc[arch, [c for c in table.columns if word in c]].sum() / table.loc[arch].sum()
+        assert share >= 0.8, (arch, round(float(share), 3))

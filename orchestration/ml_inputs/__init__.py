@@ -5,6 +5,8 @@
 | `segment_features.sql`    | one row per master customer: behaviour features at `as_of`     | ml.customer_segments & co.     |
 | `campaign_units.sql`      | one row per campaign and unit: treatment, outcomes, covariates  | ml.campaign_effects, uplift    |
 |                           | measured before each unit's assigned_at                         |                                |
+| `campaign_cost_population.sql` | one row per campaign: treatment-group members (the members | ml.campaign_effects            |
+|                           | its cost paid for; scales the incremental revenue)              | (incremental_revenue)          |
 
 The SQL takes the run's logical date `$as_of` (never the clock) and, for the segment features, the RFM
 window `$rfm_window_days` (NULL = the full history; `ml.rfm_window_days` of crm.yml). No value is ever
@@ -94,6 +96,13 @@ def campaign_units_sql() -> tuple[str, tuple[str, ...]]:
     text = sql("campaign_units")
     assert text.count(EVENT_COLUMNS_MARKER) == 1
     return text.replace(EVENT_COLUMNS_MARKER, "\n        ".join(lines)), tuple(names)
+
+
+def campaign_treatment_members(con: duckdb.DuckDBPyConnection) -> pd.Series:
+    """campaign_id -> current treatment-group members (`campaign_cost_population.sql`): the population
+    the campaign's cost paid for, analysed or not."""
+    frame = con.execute(sql("campaign_cost_population")).df()
+    return frame.set_index("campaign_id")["treatment_members"].astype("int64")
 
 
 def campaign_units(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:

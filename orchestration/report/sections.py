@@ -141,7 +141,8 @@ def sales(data: ReportData) -> h.Section:
 def campaigns(data: ReportData) -> h.Section:
     s = h.Section("campaigns", "Campaigns",
                   "Reach, funnel and conversions per campaign, from reports.rpt_campaign. Attributed revenue "
-                  "and ROI are NOT causal (they credit every order of a treated member); see the campaign "
+                  "and ROI are NOT causal (last touch: each order of a treated member goes to its most recent "
+                  "campaign, including orders that would have happened anyway); see the campaign "
                   "effects below for causal estimates.",
                   unavailable=_module_absent(data, "marketing", "campaign") or _why_missing(data, "campaigns"))
     camps = data.get("campaigns")

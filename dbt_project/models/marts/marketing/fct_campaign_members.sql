@@ -1,9 +1,17 @@
--- Campaign membership with the contact funnel and the attributed outcome.
--- Outcome (the same rule for treatment and control, so the groups are comparable; control members are
--- never sent anything): the member converted when the SAME source customer has at least one completed
+-- Campaign membership with the contact funnel, the window outcome and the attributed (credited) orders.
+-- Window outcome (the same rule for treatment and control, so the groups are comparable; control members
+-- are never sent anything): the member converted when the SAME source customer has at least one completed
 -- order with assigned_at <= order_date < assigned_at + attribution_days days (window end excluded);
--- revenue is the net amount of those orders. Orders are read from the current order tables at every
--- build, so an order arriving in a later extract updates the outcome of members assigned earlier.
+-- revenue is the net amount of those orders. It is the outcome the causal effects compare; an order inside
+-- the windows of two campaigns counts in both, so it is NOT additive over campaigns.
+-- Attribution (last touch, additive over campaigns): every completed order goes to at most ONE
+-- membership, the most recent contact before it: among the TREATMENT memberships of the same source
+-- customer whose window contains the order, the one with the latest assigned_at; equal assigned_at go to
+-- the smallest campaign_id. attributed_orders / attributed_revenue count the orders credited to this row
+-- (always 0 for control members, who are never contacted), so their sum over campaigns never exceeds the
+-- revenue of the orders.
+-- Orders are read from the current order tables at every build, so an order arriving in a later extract
+-- updates the outcome of members assigned earlier.
 -- Grain: one row per campaign_id, customer_id (source customer id; current, non-deleted members).
 with
 
@@ -65,7 +73,7 @@ windowed as (
 
 ),
 
-attributed as (
+window_outcome as (
 
     select
         windowed.campaign_id,
@@ -78,6 +86,48 @@ attributed as (
         and completed_orders.order_date >= windowed.assigned_at
         and completed_orders.order_date < windowed.attribution_window_end
     group by windowed.campaign_id, windowed.customer_id
+
+),
+
+touches as (
+
+    -- a contact: a treatment-group membership; its attribution window is where it can earn credit
+    select campaign_id, customer_id, assigned_at, attribution_window_end
+    from windowed
+    where member_group = 'treatment'
+
+),
+
+order_touches as (
+
+    select
+        completed_orders.order_id,
+        completed_orders.net_amount,
+        touches.campaign_id,
+        touches.customer_id,
+        row_number() over (
+            partition by completed_orders.order_id
+            order by touches.assigned_at desc, touches.campaign_id asc
+        ) as touch_rank
+    from completed_orders
+    inner join touches
+        on completed_orders.customer_id = touches.customer_id
+        and completed_orders.order_date >= touches.assigned_at
+        and completed_orders.order_date < touches.attribution_window_end
+
+),
+
+credited as (
+
+    -- last touch: each order goes to its most recent contact only
+    select
+        campaign_id,
+        customer_id,
+        count(order_id) as attributed_orders,
+        sum(net_amount) as attributed_revenue
+    from order_touches
+    where touch_rank = 1
+    group by campaign_id, customer_id
 
 ),
 
@@ -106,13 +156,18 @@ select
     cast(windowed.responded_at is not null as boolean) as is_responded,
     cast(windowed.attribution_days as integer) as attribution_days,
     cast(windowed.attribution_window_end as {{ dbt.type_timestamp() }}) as attribution_window_end,
-    cast(case when coalesce(attributed.converted_orders, 0) > 0 then 1 else 0 end as integer) as converted,
-    cast(coalesce(attributed.converted_orders, 0) as integer) as converted_orders,
-    cast(coalesce(attributed.revenue, 0) as {{ type_money() }}) as revenue,
+    cast(case when coalesce(window_outcome.converted_orders, 0) > 0 then 1 else 0 end as integer) as converted,
+    cast(coalesce(window_outcome.converted_orders, 0) as integer) as converted_orders,
+    cast(coalesce(window_outcome.revenue, 0) as {{ type_money() }}) as revenue,
+    cast(coalesce(credited.attributed_orders, 0) as integer) as attributed_orders,
+    cast(coalesce(credited.attributed_revenue, 0) as {{ type_money() }}) as attributed_revenue,
     cast(windowed.updated_at as {{ dbt.type_timestamp() }}) as updated_at
 from windowed
-left join attributed
-    on windowed.campaign_id = attributed.campaign_id
-    and windowed.customer_id = attributed.customer_id
+left join window_outcome
+    on windowed.campaign_id = window_outcome.campaign_id
+    and windowed.customer_id = window_outcome.customer_id
+left join credited
+    on windowed.campaign_id = credited.campaign_id
+    and windowed.customer_id = credited.customer_id
 left join id_map
     on windowed.customer_id = id_map.customer_id
