@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from expectations import SUITES_DIR
+from orchestration.durable import atomic_write  # dependency-free (os only): one atomic write for the repo
 
 DOCS_SITE = "local"
 RESULTS_DIR = "results"  # <docs_dir>/results/<suite>.json: the latest outcome per suite (for summary.html)
@@ -364,9 +365,7 @@ def validate_frame(df, suite_name: str, parameters: dict | None = None) -> Outco
 # --- Data Docs housekeeping and the offline summary page -------------------------------------------
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def _prune_pages(docs_dir: Path, suite_name: str) -> None:

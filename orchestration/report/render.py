@@ -8,11 +8,11 @@ published file gives the same page.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.durable import atomic_write
 from orchestration.report import charts, queries, sections
 from orchestration.report import html as h
 from orchestration.report.queries import ReportData
@@ -42,12 +42,7 @@ def render(data: ReportData, source_name: str) -> tuple[str, list[h.Section]]:
 def write_atomically(path: Path, content: str) -> None:
     """Write `content` to a temporary file next to `path`, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    try:
-        tmp.write_text(content, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, content)  # orchestration/durable.py: fsynced, no temporary file left on failure
 
 
 def build_report(published_db: Path, out: Path) -> ReportResult:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from orchestration.durable import atomic_write
 from orchestration.errors import CrmWarehouseError
 from orchestration.lock import warehouse_lock
 from orchestration.settings import Settings
@@ -45,8 +46,6 @@ def build_dbt_docs(settings: Settings) -> Path:
         raise CrmWarehouseError(f"dbt docs generate failed: {last[0]} (log: {target / 'dbt.log'})")
     out = dbt_docs_path(settings.warehouse_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.copyfile(page, tmp)
-    os.replace(tmp, out)
+    atomic_write(out, lambda tmp: shutil.copyfile(page, tmp))
     shutil.rmtree(target, ignore_errors=True)
     return out

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.durable import fsync
+from orchestration.durable import atomic_write, remove_partials
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute
 from orchestration.serving import run_history
@@ -61,6 +61,7 @@ PUBLISH_LOG_DESCRIPTION: tuple[str, dict[str, str]] = (
     },
 )
 NEW_FILE_PREFIX = ".crm.duckdb.new-"
+PUBLISHED_FILE_MODE = 0o444  # the serving file and its snapshots: read-only, so no BI tool opens them read-write
 CURRENT_LINK = "current"
 # dbt descriptions of the published models (tables and columns become DuckDB comments)
 DBT_MANIFEST = Path(__file__).resolve().parents[2] / "dbt_project" / "target" / "manifest.json"
@@ -183,6 +184,7 @@ def remove_leftovers(layout: ServingLayout) -> list[Path]:
     for p in layout.root.glob(".crm.duckdb.restore-*"):
         p.unlink(missing_ok=True)
         removed.append(p)
+    removed += remove_partials(layout.root, recursive=False)  # other atomic_write leftovers (forget's copies)
     if layout.parquet_dir.is_dir():
         for p in layout.parquet_dir.glob(".*"):
             if p.is_symlink() or p.is_file():
@@ -236,77 +238,76 @@ def publish(
 
     published_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # UTC, naive (TIMESTAMP)
     publish_id = new_publish_id(layout, published_at, as_of)
-    new_file = layout.root / f"{NEW_FILE_PREFIX}{os.getpid()}"
-    new_file.unlink(missing_ok=True)
     staging_parquet = layout.parquet_dir / f".tmp-{publish_id}"
+    parquet_dir = layout.parquet_dir / publish_id
     tables: dict[str, int] = {}
     sources: dict[str, str] = {}
-    con = duckdb.connect(str(new_file))
-    try:
-        execute(con, "ATTACH $work AS work (READ_ONLY)", {"work": str(work_db)})
-        has_previous = serving_db.exists()
-        if has_previous:
-            try:
-                execute(con, "ATTACH $old AS previous (READ_ONLY)", {"old": str(serving_db)})
-            except duckdb.Error as exc:
-                raise CrmWarehouseError(
-                    f"{serving_db}: the current serving file cannot be read ({exc}); restore a snapshot "
-                    "(`crm-warehouse snapshots`, `crm-warehouse restore ID`) or move it away"
-                ) from None
-        for schema in published_schemas():
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+    kept: list[str] = []
 
-        for schema, table, columns in _tables(con, "work"):
-            if (schema, table) in PUBLISH_OWN_TABLES or matches(schema, table, patterns):
-                continue
-            withheld = WITHHELD_COLUMNS.get((schema, table), ())
-            cols = ", ".join(_ident(c) for c in columns if c not in withheld)
-            target = f"{_ident(schema)}.{_ident(table)}"
-            con.execute(f"CREATE TABLE {target} AS SELECT {cols} FROM work.{target}")
-            sources[f"{schema}.{table}"] = "work"
-        kept: list[str] = []
-        if patterns and has_previous:
-            for schema, table, _columns in _tables(con, "previous"):
-                if not matches(schema, table, patterns):
+    def write_new_file(new_file: Path) -> None:
+        """The new serving file at `new_file` and its Parquet folder; then `before_switch`."""
+        con = duckdb.connect(str(new_file))
+        try:
+            execute(con, "ATTACH $work AS work (READ_ONLY)", {"work": str(work_db)})
+            has_previous = serving_db.exists()
+            if has_previous:
+                try:
+                    execute(con, "ATTACH $old AS previous (READ_ONLY)", {"old": str(serving_db)})
+                except duckdb.Error as exc:
+                    raise CrmWarehouseError(
+                        f"{serving_db}: the current serving file cannot be read ({exc}); restore a snapshot "
+                        "(`crm-warehouse snapshots`, `crm-warehouse restore ID`) or move it away"
+                    ) from None
+            for schema in published_schemas():
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+
+            for schema, table, columns in _tables(con, "work"):
+                if (schema, table) in PUBLISH_OWN_TABLES or matches(schema, table, patterns):
                     continue
+                withheld = WITHHELD_COLUMNS.get((schema, table), ())
+                cols = ", ".join(_ident(c) for c in columns if c not in withheld)
                 target = f"{_ident(schema)}.{_ident(table)}"
-                con.execute(f"CREATE TABLE {target} AS SELECT * FROM previous.{target}")
-                sources[f"{schema}.{table}"] = "previous"
-                kept.append(f"{schema}.{table}")
-        if patterns and not kept:
-            say(f"keep-previous {list(patterns)}: no such table in the current serving file; nothing kept")
+                con.execute(f"CREATE TABLE {target} AS SELECT {cols} FROM work.{target}")
+                sources[f"{schema}.{table}"] = "work"
+            if patterns and has_previous:
+                for schema, table, _columns in _tables(con, "previous"):
+                    if not matches(schema, table, patterns):
+                        continue
+                    target = f"{_ident(schema)}.{_ident(table)}"
+                    con.execute(f"CREATE TABLE {target} AS SELECT * FROM previous.{target}")
+                    sources[f"{schema}.{table}"] = "previous"
+                    kept.append(f"{schema}.{table}")
+            if patterns and not kept:
+                say(f"keep-previous {list(patterns)}: no such table in the current serving file; nothing kept")
 
-        _write_run_history(con, layout.run_history_dir)
-        sources["ops.run_history"] = "run_history"
-        for name in sources:
-            schema, table = name.split(".", 1)
-            tables[name] = con.execute(f"SELECT count(*) FROM {_ident(schema)}.{_ident(table)}").fetchall()[0][0]
-        _write_publish_log(con, has_previous, publish_id, as_of, published_at, tables, sources)
-        tables["ops.publish_log"] = con.execute("SELECT count(*) FROM ops.publish_log").fetchall()[0][0]
-        n_tables, n_columns, undescribed = write_comments(con, published_schemas(), DBT_MANIFEST)
-        say(f"commented {n_tables} tables and {n_columns} columns")
-        if undescribed:
-            say(f"no description for {len(undescribed)} published tables/columns: {', '.join(undescribed[:20])}")
-        con.execute("DETACH work")
-        if has_previous:
-            con.execute("DETACH previous")
-        con.execute("CHECKPOINT")
-        _export_parquet(con, sorted(tables), staging_parquet)
-    except BaseException:
-        con.close()
-        new_file.unlink(missing_ok=True)
-        shutil.rmtree(staging_parquet, ignore_errors=True)
-        raise
-    con.close()
-    os.chmod(new_file, 0o444)  # BI tools cannot open it read-write by mistake (snapshots share the inode)
-    fsync(new_file)
-    parquet_dir = layout.parquet_dir / publish_id
-    os.rename(staging_parquet, parquet_dir)  # the whole folder appears at once
+            _write_run_history(con, layout.run_history_dir)
+            sources["ops.run_history"] = "run_history"
+            for name in sources:
+                schema, table = name.split(".", 1)
+                tables[name] = con.execute(f"SELECT count(*) FROM {_ident(schema)}.{_ident(table)}").fetchall()[0][0]
+            _write_publish_log(con, has_previous, publish_id, as_of, published_at, tables, sources)
+            tables["ops.publish_log"] = con.execute("SELECT count(*) FROM ops.publish_log").fetchall()[0][0]
+            n_tables, n_columns, undescribed = write_comments(con, published_schemas(), DBT_MANIFEST)
+            say(f"commented {n_tables} tables and {n_columns} columns")
+            if undescribed:
+                say(f"no description for {len(undescribed)} published tables/columns: {', '.join(undescribed[:20])}")
+            con.execute("DETACH work")
+            if has_previous:
+                con.execute("DETACH previous")
+            con.execute("CHECKPOINT")
+            _export_parquet(con, sorted(tables), staging_parquet)
+        except BaseException:
+            shutil.rmtree(staging_parquet, ignore_errors=True)
+            raise
+        finally:
+            con.close()
+        os.rename(staging_parquet, parquet_dir)  # the whole folder appears at once
+        if before_switch is not None:  # an observer (RunHooks.reached("publish")): everything written, nothing switched
+            before_switch()
 
-    if before_switch is not None:  # an observer (RunHooks.reached("publish")): everything written, nothing switched
-        before_switch()
-    os.replace(new_file, serving_db)
-    fsync(layout.root)
+    # BI tools cannot open it read-write by mistake (snapshots share the inode); a killed publish leaves
+    # `NEW_FILE_PREFIX<pid>`, which the next publish removes
+    atomic_write(serving_db, write_new_file, mode=PUBLISHED_FILE_MODE, temp_name=f"{NEW_FILE_PREFIX}{os.getpid()}")
     switch_current(layout, publish_id)
     snapshot = take_snapshot(layout, publish_id)
     prune(layout, keep_snapshots, log=say)
@@ -376,14 +377,13 @@ def _export_parquet(con: duckdb.DuckDBPyConnection, names: list[str], folder: Pa
 
 def switch_current(layout: ServingLayout, publish_id: str) -> None:
     """Point `parquet/current` at `parquet/<publish_id>` atomically (new link + rename over the old)."""
-    tmp = layout.parquet_dir / f".current-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
     if layout.current_link.is_dir() and not layout.current_link.is_symlink():
         # the warehouse was copied without preserving links (cp -r, copytree): make `current` a link again
         shutil.rmtree(layout.current_link)
-    os.symlink(publish_id, tmp, target_is_directory=True)  # relative: the warehouse folder may move
-    os.replace(tmp, layout.current_link)
-    fsync(layout.parquet_dir)
+    atomic_write(  # relative: the warehouse folder may move
+        layout.current_link, lambda tmp: os.symlink(publish_id, tmp, target_is_directory=True),
+        temp_name=f".current-{os.getpid()}",
+    )
 
 
 def current_publish_id(layout: ServingLayout) -> str | None:
@@ -399,14 +399,17 @@ def take_snapshot(layout: ServingLayout, publish_id: str) -> Path | None:
     serving file is only ever replaced, never written in place), a copy where links are impossible."""
     layout.snapshots_dir.mkdir(parents=True, exist_ok=True)
     target = layout.snapshot(publish_id)
-    tmp = layout.snapshots_dir / f".{publish_id}.{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(layout.serving_db, tmp)
-    except OSError:
-        shutil.copy2(layout.serving_db, tmp)
-    os.replace(tmp, target)
+    atomic_write(target, lambda tmp: link_or_copy(layout.serving_db, tmp), temp_name=f".{publish_id}.{os.getpid()}")
     return target
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` as a hard link of `source` (a published file is only ever replaced, never written in place,
+    so a link costs no space and cannot change), or a copy where links are impossible."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def prune(layout: ServingLayout, keep: int, log=None) -> list[Path]:

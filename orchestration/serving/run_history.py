@@ -19,6 +19,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.durable import atomic_write
+
 SCHEMA = pa.schema(
     [
         ("record_id", pa.string()),  # run-<run_id> | stale-<tick date> | restore-<publish_id>-<time>
@@ -98,15 +100,11 @@ def is_claimed(history_dir: Path, record_id: str) -> bool:
 
 
 def write(history_dir: Path, record: RunRecord) -> Path:
-    """Write one record as its own Parquet file (temp file + rename: readers never see half a file)."""
+    """Write one record as its own Parquet file (`durable.atomic_write`: readers never see half a file)."""
     history_dir.mkdir(parents=True, exist_ok=True)
     final = history_dir / f"{_file_id(record.record_id)}.parquet"
-    tmp = history_dir / f".{final.name}.{os.getpid()}.tmp"
-    row = asdict(record)
-    table = pa.Table.from_pylist([row], schema=SCHEMA)
-    pq.write_table(table, tmp)
-    os.replace(tmp, final)
-    return final
+    table = pa.Table.from_pylist([asdict(record)], schema=SCHEMA)
+    return atomic_write(final, lambda tmp: pq.write_table(table, tmp))
 
 
 def files(history_dir: Path) -> list[Path]:

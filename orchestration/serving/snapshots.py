@@ -17,11 +17,12 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.durable import fsync
+from orchestration.durable import atomic_write
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute
 from orchestration.serving import run_history
 from orchestration.serving.publish import (
+    PUBLISHED_FILE_MODE,
     PUBLISHED_SCHEMAS,
     ServingLayout,
     _export_parquet,
@@ -116,12 +117,8 @@ def restore(serving_db: Path, publish_id: str, log=None) -> SnapshotInfo:
     if tables == 0:
         raise CrmWarehouseError(f"{source}: not a readable published warehouse (no ops.publish_log rows for it)")
 
-    tmp = layout.root / f".crm.duckdb.restore-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    try:
+    def write_restored(tmp: Path) -> None:
         shutil.copyfile(source, tmp)  # a copy, not a link: the restored file gets its own inode
-        os.chmod(tmp, 0o444)
-        fsync(tmp)
         parquet = layout.parquet_dir / publish_id
         if not parquet.is_dir():
             say(f"{parquet} was pruned; exporting it again from the snapshot")
@@ -131,11 +128,8 @@ def restore(serving_db: Path, publish_id: str, log=None) -> SnapshotInfo:
                          if s in PUBLISHED_SCHEMAS]
                 _export_parquet(con, names, staging)
             os.rename(staging, parquet)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, serving_db)
-    fsync(layout.root)
+
+    atomic_write(serving_db, write_restored, mode=PUBLISHED_FILE_MODE, temp_name=f".crm.duckdb.restore-{os.getpid()}")
     switch_current(layout, publish_id)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # UTC like every recorded_at
     message = f"restored snapshot {publish_id} (as_of {as_of}) as {serving_db}"
