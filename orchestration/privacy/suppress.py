@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration import contract
-from orchestration.durable import fsync
+from orchestration.durable import atomic_write
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute, quote
 from orchestration.settings import PII_KEY_ENV, require_pii_key
@@ -61,12 +61,17 @@ SCHEMA = pa.schema(
     ]
 )
 
+# Kinds in SQL as parameters: kind -> its placeholder, and the values to pass.
+KIND_PARAMS = {kind: f"$kind_{kind}" for kind in KINDS}
+KIND_VALUES = {f"kind_{kind}": kind for kind in KINDS}
+
 # The loader's temp table of dropped record numbers, and its part of the quarantine query.
 FORGOTTEN_LINES = "forgotten_lines"
 QUARANTINE_SQL = (
     "SELECT $entity, CAST($extract_date AS DATE), $source_file, line, NULL, "
-    f"'{FORGOTTEN_REASON}', NULL, NULL FROM {FORGOTTEN_LINES}"
+    f"CAST($forgotten_reason AS VARCHAR), NULL, NULL FROM {FORGOTTEN_LINES}"
 )
+QUARANTINE_PARAMS = {"forgotten_reason": FORGOTTEN_REASON}
 
 
 def id_kind(column: str) -> str | None:
@@ -178,10 +183,8 @@ def add_to_list(raw_root: Path, hasher: Hasher, values: Iterable[tuple[str, str]
         return 0
     rows = sorted(old + new, key=lambda r: (r["kind"], r["id_hash"]))
     current.path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = current.path.with_name(f".{current.path.name}.tmp-{os.getpid()}")
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp)
-    fsync(tmp)
-    os.replace(tmp, current.path)
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    atomic_write(current.path, lambda tmp: pq.write_table(table, tmp))
     return len(new)
 
 
@@ -219,9 +222,10 @@ def drop_forgotten_rows(con: duckdb.DuckDBPyConnection, raw_root: Path, ent: con
         q = quote(ent, col)
         remember(kind, forgotten.matching(hasher, kind, _fetch_column(
             con, f"SELECT DISTINCT {q} FROM parsed_rows WHERE {q} IS NOT NULL")))
-        conds.append(f"trim({q}) IN (SELECT value FROM forgotten_session WHERE kind = '{kind}')")
+        conds.append(f"trim({q}) IN (SELECT value FROM forgotten_session WHERE kind = {KIND_PARAMS[kind]})")
     if conds:
-        con.execute(f"INSERT INTO {FORGOTTEN_LINES} SELECT _source_line FROM parsed_rows WHERE {' OR '.join(conds)}")
+        execute(con, f"INSERT INTO {FORGOTTEN_LINES} SELECT _source_line FROM parsed_rows WHERE {' OR '.join(conds)}",
+                KIND_VALUES)
         key_kind = id_kind(ent.key[0]) if len(ent.key) == 1 else None
         if key_kind:  # e.g. the orders of a forgotten customer: their order lines are dropped too
             q = quote(ent, ent.key[0])
@@ -229,10 +233,12 @@ def drop_forgotten_rows(con: duckdb.DuckDBPyConnection, raw_root: Path, ent: con
                 con, f"SELECT DISTINCT trim({q}) FROM parsed_rows WHERE _source_line IN "
                 f"(SELECT line FROM {FORGOTTEN_LINES}) AND {q} IS NOT NULL"))
 
+    patterns = {"token_pattern": TOKEN_PATTERN, "email_pattern": EMAIL_PATTERN}
     tokens = _fetch_column(
-        con, f"SELECT DISTINCT unnest(regexp_extract_all(csv_line, '{TOKEN_PATTERN}')) FROM parse_rejects")
+        con, "SELECT DISTINCT unnest(regexp_extract_all(csv_line, $token_pattern)) FROM parse_rejects", patterns)
     emails = _fetch_column(
-        con, f"SELECT DISTINCT unnest(regexp_extract_all(lower(csv_line), '{EMAIL_PATTERN}')) FROM parse_rejects")
+        con, "SELECT DISTINCT unnest(regexp_extract_all(lower(csv_line), $email_pattern)) FROM parse_rejects",
+        patterns)
     session = set(_fetch_column(con, "SELECT value FROM forgotten_session"))
     hit_tokens = sorted({t for t in tokens if t in session}
                         | set().union(*(forgotten.matching(hasher, k, tokens) for k in ID_KINDS)))
@@ -243,10 +249,10 @@ def drop_forgotten_rows(con: duckdb.DuckDBPyConnection, raw_root: Path, ent: con
             f"""
             INSERT INTO {FORGOTTEN_LINES}
             SELECT line FROM parse_rejects
-            WHERE list_has_any(regexp_extract_all(csv_line, '{TOKEN_PATTERN}'), $tokens::VARCHAR[])
-               OR list_has_any(regexp_extract_all(lower(csv_line), '{EMAIL_PATTERN}'), $emails::VARCHAR[])
+            WHERE list_has_any(regexp_extract_all(csv_line, $token_pattern), $tokens::VARCHAR[])
+               OR list_has_any(regexp_extract_all(lower(csv_line), $email_pattern), $emails::VARCHAR[])
             """,
-            {"tokens": hit_tokens, "emails": hit_emails},
+            {**patterns, "tokens": hit_tokens, "emails": hit_emails},
         )
     dropped = con.execute(f"SELECT count(DISTINCT line) FROM {FORGOTTEN_LINES}").fetchall()[0][0]
     if dropped:

@@ -177,6 +177,7 @@ def _load_file(
         "source_file": f.relative_name,
         "wrong_count": contract.WRONG_COLUMN_COUNT,
         "unparseable": contract.UNPARSEABLE_VALUE,
+        **suppress.QUARANTINE_PARAMS,
     }
     # Write data files first and the audit row last: the audit row is the commit marker.
     zone.write(con, "SELECT * FROM accepted_rows ORDER BY _source_line", {}, zone.accepted(ent.name, f.extract_date))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.durable import atomic_write
 from orchestration.raw.sqlnames import execute
 
 META = "_meta"
@@ -30,6 +31,14 @@ REBUILD_MARKER = "REBUILD_REQUIRED"  # under _meta/: incremental dbt models must
 
 def batch_dir(root: Path, d: date) -> str:
     return f"_batch={d.isoformat()}"
+
+
+def _batch_date(folder_name: str) -> date:
+    return date.fromisoformat(folder_name.split("=", 1)[1])
+
+
+def _visible(paths) -> list[Path]:
+    return sorted(p for p in paths if not p.name.startswith("."))
 
 
 class RawZone:
@@ -65,14 +74,33 @@ class RawZone:
     def has_files(self, glob: str) -> bool:
         return any(Path(self.root).glob(os.path.relpath(glob, self.root)))
 
+    # --- listing (hidden names are temporary files of a writer, never data) ----------------------
+    def row_files(self, entity: str, *, orphans: bool = True) -> list[Path]:
+        """Every file holding rows of `entity`: accepted and released rows of each batch, then (with
+        `orphans`) the orphan rows awaiting a parent."""
+        files = _visible((self.root / entity).glob("*/*.parquet"))
+        if orphans:
+            files += _visible((self.root / META / "orphans" / entity).glob("*/*.parquet"))
+        return files
+
+    def meta_files(self, kind: str) -> list[Path]:
+        """The metadata files of one kind (quarantine, data_issues, audit, releases) of every batch."""
+        if kind == "releases":
+            return _visible((self.root / META / "releases").glob("*.parquet"))
+        return _visible((self.root / META / kind).glob("*/*.parquet"))
+
+    def audits(self, entity: str) -> list[date]:
+        """Extract dates whose file of `entity` is loaded (its audit row, written last, exists)."""
+        return sorted(_batch_date(p.parent.name) for p in self.meta_files("audit") if p.stem == entity)
+
     # --- writing -------------------------------------------------------------------------------
     def write(self, con: duckdb.DuckDBPyConnection, query: str, params: dict, target: Path) -> None:
-        """Write a query result to `target` atomically (temp file + os.replace)."""
+        """Write a query result to `target` atomically and durably (`durable.atomic_write`; a rewritten
+        file keeps its permissions)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        execute(con, f"COPY ({query}) TO $target_path (FORMAT parquet, COMPRESSION zstd)",
-                {**params, "target_path": str(tmp)})
-        os.replace(tmp, target)
+        atomic_write(target, lambda tmp: execute(
+            con, f"COPY ({query}) TO $target_path (FORMAT parquet, COMPRESSION zstd)",
+            {**params, "target_path": str(tmp)}))
 
     def audited_dates(self) -> set[date]:
         """Extract dates with at least one loaded file."""
