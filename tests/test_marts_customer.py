@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import importlib.util
 import itertools
+import json
 import os
 import re
 import sys
@@ -204,6 +205,105 @@ def _published_text_values(built: Built) -> pd.DataFrame:
             ]
         values = con.execute(" union all ".join(parts)).df()
     return values.dropna()
+
+
+# ------------------------------------------------------------------------------------------------
+# addresses: published only masked (administrative prefix in clear, street masked)
+# ------------------------------------------------------------------------------------------------
+def _landing_addresses(built: Built) -> set[str]:
+    """Every address of every delivered customers CSV (each day, in its manifest's encoding), trimmed, and
+    the first line of a multi-line address (the street line on its own is a full street address too)."""
+    addresses: set[str] = set()
+    for manifest_path in sorted(built.landing.glob("*/_manifest.json")):
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        for entry in manifest["files"]:
+            if entry["entity"] != "customers":
+                continue
+            path = manifest_path.parent / entry["file"]
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=entry["encoding"])
+            for value in frame["address"]:
+                value = value.strip()
+                if value:
+                    addresses.update({value, value.splitlines()[0].strip()})
+    return addresses
+
+
+def _published_values(built: Built) -> pd.DataFrame:
+    """Distinct values of every VARCHAR column of every table of the published file (all schemas)."""
+    with duckdb.connect(str(built.published), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR' and table_catalog = current_database()"
+        ).fetchall()
+        # identifiers come from the catalogue itself, quoted; no value is formatted into the SQL
+        parts = [
+            f"select distinct '{schema}.{table}.{column}' as column_name, \"{column}\" as value "
+            f"from \"{schema}\".\"{table}\""
+            for schema, table, column in columns
+        ]
+        return con.execute(" union all ".join(parts)).df().dropna()
+
+
+def _mask_address(address: str | None) -> str | None:
+    """The published rule, written independently: the leading province / city / district names in clear
+    (each at most a few characters, no digits or street words), then the first character of the rest and
+    '****'."""
+    if address is None or not address.strip():
+        return None
+    address = address.strip()
+    part = r"[^0-9 ,，路街道巷号弄\n]"
+    prefix = re.match(
+        rf"^(?:{part}{{1,8}}?(?:省|自治区|特别行政区))?(?:{part}{{1,8}}?(?:市|自治州))?(?:{part}{{1,6}}?(?:区|县))?",
+        address,
+    ).group(0)
+    return prefix + address[len(prefix):].strip()[:1] + "****"
+
+
+def test_no_full_address_in_any_published_table(built: Built):
+    """No text column of the published file holds a full street address of the landing CSVs; the masked
+    addresses are there (so the scan looks at the column that carries address data)."""
+    addresses = _landing_addresses(built)
+    staged = set(built.work_query("select address from staging.stg_crm__customers")["address"].dropna())
+    assert len(addresses) > 100 and len(staged & addresses) > 0.9 * len(staged), "the needles are the addresses"
+    values = _published_values(built)
+    assert "marts.dim_customers.address_masked" in set(values["column_name"]), "no masked address published"
+    haystack = "\n".join(values["value"])
+    leaked = sorted(a for a in addresses if a in haystack)
+    where = values[values["value"].map(lambda v: any(a in v for a in leaked[:5]))]
+    assert not leaked, f"full addresses published: {leaked[:5]} in {where.head().to_dict('records')}"
+
+
+def test_address_masked_is_consistent(built: Built):
+    """address_masked of every customer is the golden record's address masked by the rule (the newest
+    source record with an address, as for name/email/phone), ends in '****', shows the city the customer
+    row names when the address starts with it, and is described."""
+    dim = built.query(
+        "select master_customer_id, address_masked, city from marts.dim_customers"
+    ).set_index("master_customer_id")
+    staged = built.work_query(
+        "select m.master_customer_id, c.address from staging.stg_crm__customers c "
+        "join intermediate.int_customer_id_map m using (customer_id) where c.address is not null "
+        "qualify row_number() over (partition by m.master_customer_id "
+        "order by c.updated_at desc nulls last, c.customer_id desc) = 1"
+    ).set_index("master_customer_id")["address"]
+    assert len(staged) > 100
+    expected = staged.map(_mask_address).reindex(dim.index)
+    same = (dim["address_masked"] == expected) | (dim["address_masked"].isna() & expected.isna())
+    assert same.all(), f"address_masked differs from the rule\n{dim.assign(expected=expected)[~same].head()}"
+    masked = dim["address_masked"].dropna()
+    assert masked.str.endswith("****").all()
+    assert (masked.str.len() < staged.reindex(masked.index).str.len() + 4).all(), "a part of each street is hidden"
+    golden = staged.reindex(dim.index).fillna("")
+    city_prefix = dim["city"].fillna("?") + "市"
+    chinese = pd.Series([a.startswith(p) for a, p in zip(golden, city_prefix, strict=True)], index=dim.index)
+    assert chinese.sum() > 50
+    shown = [m.startswith(p) for m, p in zip(dim.loc[chinese, "address_masked"], city_prefix[chinese], strict=True)]
+    assert all(shown), "an address starting with the customer's city shows that city in clear"
+    described = built.query(
+        "select comment from duckdb_columns() where schema_name = 'marts' and table_name = 'dim_customers' "
+        "and column_name = 'address_masked'"
+    )["comment"]
+    assert described.fillna("").str.len().gt(20).all() and len(described) == 1
 
 
 def test_hashes_are_keyed_hmac_of_normalised_values(built: Built):

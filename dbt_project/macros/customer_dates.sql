@@ -37,7 +37,7 @@
         and {{ customer_to_date(ts_expr) }} <= {{ as_of_expr }})
 {%- endmacro %}
 
-{#- customer_churn_days(): the churn rule's window (see dim_customers.is_churned). -#}
+{#- customer_churn_days(): the churn rule's window (the rule itself: intermediate.int_customer_churn_by_month). -#}
 {% macro customer_churn_days() -%}
     {{ return(180) }}
 {%- endmacro %}
@@ -54,6 +54,16 @@
         when {{ a }} is null then {{ b }}
         when {{ b }} is null then {{ a }}
         when {{ a }} >= {{ b }} then {{ a }}
+        else {{ b }}
+    end
+{%- endmacro %}
+
+{#- customer_least_date(a, b): the earlier of two dates, ignoring a null one (null when both null). -#}
+{% macro customer_least_date(a, b) -%}
+    case
+        when {{ a }} is null then {{ b }}
+        when {{ b }} is null then {{ a }}
+        when {{ a }} <= {{ b }} then {{ a }}
         else {{ b }}
     end
 {%- endmacro %}

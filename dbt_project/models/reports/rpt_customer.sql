@@ -3,20 +3,24 @@
 -- source combination has a row (zeros when nothing happened).
 --
 -- Period end = the last day of the month, or as_of for the month of as_of (the run's logical date).
--- Engagement = a completed order or a behaviour event (the activity the churn rule looks at).
+-- Engagement = a completed order or a behaviour event (the activity the churn rule looks at). Engagement
+-- and churn per customer and month come from the one churn definition, intermediate.int_customer_churn_by_month
+-- (the rule dim_customers publishes at as_of), evaluated at each period end.
 --   customers_total          customers created on or before the period end
 --   customers_new            customers created in the month
 --   customers_active         customers with an engagement in the month
+--   is_churn_measurable      the month's churn can be known: the 180-day windows ending on the previous
+--                            month end and on the period end lie inside the activity data (month start >=
+--                            first engagement of the data set + 180 days); false before: churn is NULL then
 --   customers_churned_total  customers churned at the period end: created and without engagement in the
---                            180 days ending on the period end (dim_customers' rule evaluated at that
---                            date; for the month of as_of it equals count(is_churned) in dim_customers)
+--                            180 days ending on the period end (for the month of as_of it equals
+--                            count(is_churned) in dim_customers); NULL when not measurable
 --   customers_churned        customers who became churned during the month (churned at this period end,
---                            not at the previous one)
+--                            not at the previous one); NULL when not measurable
 --   needs: tickets opened in the month and their most frequent category; behaviour events in the month
 --   and the most frequent product category (ties broken alphabetically)
 --   satisfaction: rated_tickets (tickets opened in the month with a score) and avg_satisfaction_score,
 --   their mean 1-5 score (service_avg_satisfaction_score, the same measure as in rpt_service)
-{%- set churn_days = customer_churn_days() %}
 with
 
 as_of as (
@@ -78,36 +82,22 @@ periods as (
 
 ),
 
-engagements as (
+churn as (
 
     select
-        id_map.master_customer_id,
-        {{ customer_to_date('orders.order_date') }} as engaged_on
-    from {{ ref('stg_crm__orders') }} as orders
-    inner join id_map on orders.customer_id = id_map.customer_id
-    where orders.status = 'completed'
-    union all
-    select
-        id_map.master_customer_id,
-        {{ customer_to_date('events.occurred_at') }} as engaged_on
-    from {{ ref('int_customer_behavior_events') }} as events
-    inner join id_map on events.customer_id = id_map.customer_id
-    where events.is_deleted = false
+        master_customer_id,
+        month_start,
+        is_engaged_in_month,
+        is_churned,
+        is_newly_churned
+    from {{ ref('int_customer_churn_by_month') }}
 
 ),
 
-monthly_engagement as (
+churn_measurable as (
 
-    select
-        engagements.master_customer_id,
-        {{ customer_to_date(dbt.date_trunc('month', 'engagements.engaged_on')) }} as month_start,
-        max(engagements.engaged_on) as last_engaged_on
-    from engagements
-    cross join as_of
-    where engagements.engaged_on <= as_of.as_of_date
-    group by
-        engagements.master_customer_id,
-        {{ customer_to_date(dbt.date_trunc('month', 'engagements.engaged_on')) }}
+    select max(churn_measurable_from) as churn_measurable_from
+    from {{ ref('int_customer_churn_by_month') }}
 
 ),
 
@@ -119,50 +109,15 @@ customer_months as (
         customers.customer_since,
         periods.month_start,
         periods.period_end,
-        monthly_engagement.last_engaged_on as engaged_in_month_on
+        coalesce(churn.is_engaged_in_month, false) as is_engaged_in_month,
+        coalesce(churn.is_churned, false) as is_churned_at_end,
+        coalesce(churn.is_newly_churned, false) as is_newly_churned
     from customers
     inner join periods
         on periods.period_end >= customers.customer_since
-    left join monthly_engagement
-        on customers.master_customer_id = monthly_engagement.master_customer_id
-        and periods.month_start = monthly_engagement.month_start
-
-),
-
-customer_status as (
-
-    select
-        customer_months.*,
-        max(engaged_in_month_on) over (
-            partition by master_customer_id
-            order by month_start
-            rows between unbounded preceding and current row
-        ) as last_engaged_on
-    from customer_months
-
-),
-
-customer_churn as (
-
-    select
-        customer_status.*,
-        case
-            when {{ customer_date_add_days(churn_days,
-                    customer_greatest_date('customer_since', 'last_engaged_on')) }} <= period_end then 1
-            else 0
-        end as is_churned_at_end
-    from customer_status
-
-),
-
-customer_churn_change as (
-
-    select
-        customer_churn.*,
-        coalesce(
-            lag(is_churned_at_end) over (partition by master_customer_id order by month_start), 0
-        ) as was_churned_before
-    from customer_churn
+    left join churn
+        on customers.master_customer_id = churn.master_customer_id
+        and periods.month_start = churn.month_start
 
 ),
 
@@ -173,10 +128,10 @@ customer_counts as (
         source,
         count(*) as customers_total,
         sum(case when customer_since >= month_start then 1 else 0 end) as customers_new,
-        sum(case when engaged_in_month_on is not null then 1 else 0 end) as customers_active,
-        sum(is_churned_at_end) as customers_churned_total,
-        sum(case when is_churned_at_end = 1 and was_churned_before = 0 then 1 else 0 end) as customers_churned
-    from customer_churn_change
+        sum(case when is_engaged_in_month then 1 else 0 end) as customers_active,
+        sum(case when is_churned_at_end then 1 else 0 end) as customers_churned_total,
+        sum(case when is_newly_churned then 1 else 0 end) as customers_churned
+    from customer_months
     group by month_start, source
 
 ),
@@ -267,9 +222,11 @@ grid as (
     select
         periods.month_start,
         periods.period_end,
-        sources.source
+        sources.source,
+        coalesce(periods.month_start >= churn_measurable.churn_measurable_from, false) as is_churn_measurable
     from periods
     cross join (select distinct source from customers) as sources
+    cross join churn_measurable
 
 )
 
@@ -280,8 +237,11 @@ select
     cast(coalesce(customer_counts.customers_total, 0) as integer) as customers_total,
     cast(coalesce(customer_counts.customers_new, 0) as integer) as customers_new,
     cast(coalesce(customer_counts.customers_active, 0) as integer) as customers_active,
-    cast(coalesce(customer_counts.customers_churned, 0) as integer) as customers_churned,
-    cast(coalesce(customer_counts.customers_churned_total, 0) as integer) as customers_churned_total,
+    grid.is_churn_measurable,
+    case when grid.is_churn_measurable
+        then cast(coalesce(customer_counts.customers_churned, 0) as integer) end as customers_churned,
+    case when grid.is_churn_measurable
+        then cast(coalesce(customer_counts.customers_churned_total, 0) as integer) end as customers_churned_total,
     cast(coalesce(ticket_counts.tickets_opened, 0) as integer) as tickets_opened,
     ticket_categories.category as top_ticket_category,
     cast(coalesce(behavior_counts.behavior_events, 0) as integer) as behavior_events,

@@ -4,8 +4,11 @@
 -- unresolved_tickets), SLA breach rates, reopens, one-touch resolution, CSAT as two named measures
 -- (csat_share_satisfied: share of rated tickets scoring 4-5; avg_satisfaction_score: mean 1-5 score,
 -- compared with avg_satisfaction_score_target, the mean 1-5 csat_target of the same rated tickets' plans),
--- feedback counts and churn among the customers who opened the tickets (dim_customers.is_churned,
--- the customer domain's churn rule at the run's as_of date).
+-- feedback counts and churn among the customers who opened the tickets: churned at the end of the
+-- ticket's month (the month's last day, or as_of in the month of as_of), by the customer domain's one
+-- churn definition (intermediate.int_customer_churn_by_month, the rule dim_customers publishes at as_of);
+-- NULL for a month whose churn is not measurable (before the activity data covers its 180-day window,
+-- or after the month of as_of).
 -- Grain: one row per opened_month, category, priority.
 with
 
@@ -32,12 +35,26 @@ tickets as (
 
 ),
 
-customers as (
+churn as (
 
     select
         master_customer_id,
+        month_start,
         is_churned
-    from {{ ref('dim_customers') }}
+    from {{ ref('int_customer_churn_by_month') }}
+
+),
+
+churn_measurable as (
+
+    select
+        measurable.churn_measurable_from,
+        {{ customer_to_date(dbt.date_trunc('month', 'as_of.as_of_date')) }} as as_of_month
+    from (
+        select max(churn_measurable_from) as churn_measurable_from
+        from {{ ref('int_customer_churn_by_month') }}
+    ) as measurable
+    cross join {{ ref('int_customer_as_of') }} as as_of
 
 ),
 
@@ -45,10 +62,11 @@ tickets_with_churn as (
 
     select
         tickets.*,
-        case when customers.is_churned then tickets.master_customer_id end as churned_master_customer_id
+        case when churn.is_churned then tickets.master_customer_id end as churned_master_customer_id
     from tickets
-    left join customers
-        on tickets.master_customer_id = customers.master_customer_id
+    left join churn
+        on tickets.master_customer_id = churn.master_customer_id
+        and tickets.opened_month = churn.month_start
 
 ),
 
@@ -86,6 +104,20 @@ monthly as (
     from tickets_with_churn
     group by opened_month, category, priority
 
+),
+
+monthly_churn as (
+
+    select
+        monthly.*,
+        coalesce(
+            monthly.opened_month >= churn_measurable.churn_measurable_from
+            and monthly.opened_month <= churn_measurable.as_of_month,
+            false
+        ) as is_churn_measurable
+    from monthly
+    cross join churn_measurable
+
 )
 
 select
@@ -118,6 +150,8 @@ select
     ) as avg_satisfaction_score_vs_target,
     cast(feedback_count as bigint) as feedback_count,
     cast(customers_with_tickets as bigint) as customers_with_tickets,
-    cast(churned_customers_with_tickets as bigint) as churned_customers_with_tickets,
-    {{ sales_ratio('churned_customers_with_tickets', 'customers_with_tickets') }} as churn_rate_customers_with_tickets
-from monthly
+    case when is_churn_measurable then cast(churned_customers_with_tickets as bigint) end
+        as churned_customers_with_tickets,
+    case when is_churn_measurable then {{ sales_ratio('churned_customers_with_tickets', 'customers_with_tickets') }} end
+        as churn_rate_customers_with_tickets
+from monthly_churn

@@ -4,19 +4,21 @@
 -- group that has a value for it (updated_at desc, then customer_id desc); `source` (how the person was
 -- acquired) and first_created_at come from the earliest record. Personal data only as masked display
 -- values and keyed hashes (int_customer_pii_tokens), chosen by the same rule; no birth date (age band).
--- Activity joins every fact on its SOURCE customer_id through the id map.
+-- The address only as address_masked (customer_mask_address: administrative prefix in clear, street
+-- masked). Activity joins every fact on its SOURCE customer_id through the id map.
 --
--- Churn rule (churn window = customer_churn_days() = 180 days): a customer is churned at as_of when it
--- had no completed order and no behaviour event in the 180 calendar days ending on as_of, and was created
--- before that window (a newer customer is too new to judge). Equivalently churned_on = (the later of the
--- first created date and the last completed-order / behaviour-event date on or before as_of) + 180 days,
--- and is_churned = churned_on <= as_of.
+-- Churn: the one definition, intermediate.int_customer_churn_by_month, at its as_of row (churn window =
+-- customer_churn_days() = 180 days): a customer is churned at as_of when it had no completed order and no
+-- behaviour event in the 180 calendar days ending on as_of, and was created before that window (a newer
+-- customer is too new to judge). Equivalently churned_on = (the later of the first created date and the
+-- last completed-order / behaviour-event date on or before as_of) + 180 days, and is_churned = churned_on
+-- <= as_of. rpt_customer and rpt_service read the same model at each month end.
 {%- set latest_attributes = ['gender', 'birth_date', 'occupation', 'city', 'region', 'country',
                              'customer_type', 'status', 'name_masked', 'email_masked', 'phone_masked',
-                             'name_hash', 'email_hash', 'phone_hash'] %}
+                             'address_masked', 'name_hash', 'email_hash', 'phone_hash'] %}
 {#- carried unchanged from `final` to the output, around the computed age_band -#}
-{%- set identity_columns = ['name_masked', 'email_masked', 'phone_masked', 'name_hash', 'email_hash',
-                            'phone_hash', 'gender'] %}
+{%- set identity_columns = ['name_masked', 'email_masked', 'phone_masked', 'address_masked', 'name_hash',
+                            'email_hash', 'phone_hash', 'gender'] %}
 {%- set profile_columns = ['occupation', 'city', 'region', 'country', 'customer_type', 'source', 'status',
                            'first_created_at', 'last_updated_at', 'first_activity_at', 'last_activity_at',
                            'first_order_at', 'last_order_at', 'last_completed_order_at',
@@ -54,6 +56,7 @@ customers as (
         tokens.name_masked,
         tokens.email_masked,
         tokens.phone_masked,
+        {{ customer_mask_address('customers.address') }} as address_masked,
         tokens.name_hash,
         tokens.email_hash,
         tokens.phone_hash
@@ -141,13 +144,8 @@ order_summary as (
         min(order_date) as first_order_at,
         max(order_date) as last_order_at,
         min(case when status = 'completed' then order_date end) as first_completed_order_at,
-        max(case when status = 'completed' then order_date end) as last_completed_order_at,
-        max(
-            case when status = 'completed' and {{ customer_to_date('order_date') }} <= as_of.as_of_date
-                then {{ customer_to_date('order_date') }} end
-        ) as last_completed_order_date_to_as_of
+        max(case when status = 'completed' then order_date end) as last_completed_order_at
     from orders
-    cross join as_of
     group by master_customer_id
 
 ),
@@ -157,15 +155,10 @@ behavior_summary as (
     select
         id_map.master_customer_id,
         min(events.occurred_at) as first_behavior_event_at,
-        max(events.occurred_at) as last_behavior_event_at,
-        max(
-            case when {{ customer_to_date('events.occurred_at') }} <= as_of.as_of_date
-                then {{ customer_to_date('events.occurred_at') }} end
-        ) as last_behavior_event_date_to_as_of
+        max(events.occurred_at) as last_behavior_event_at
     from {{ ref('int_customer_behavior_events') }} as events
     inner join id_map
         on events.customer_id = id_map.customer_id
-    cross join as_of
     where events.is_deleted = false
     group by id_map.master_customer_id
 
@@ -182,6 +175,20 @@ communication_summary as (
         on communications.customer_id = id_map.customer_id
     where communications.is_deleted = false
     group by id_map.master_customer_id
+
+),
+
+-- the churn definition at as_of (its row whose period ends on as_of)
+churn_at_as_of as (
+
+    select
+        churn.master_customer_id,
+        churn.last_engagement_date,
+        churn.churned_on,
+        churn.is_churned
+    from {{ ref('int_customer_churn_by_month') }} as churn
+    inner join as_of
+        on churn.period_end = as_of.as_of_date
 
 ),
 
@@ -209,14 +216,15 @@ joined as (
         order_summary.last_order_at,
         order_summary.first_completed_order_at,
         order_summary.last_completed_order_at,
-        order_summary.last_completed_order_date_to_as_of,
         behavior_summary.first_behavior_event_at,
         behavior_summary.last_behavior_event_at,
-        behavior_summary.last_behavior_event_date_to_as_of,
         communication_summary.first_communication_at,
         communication_summary.last_communication_at,
         ticket_summary.first_ticket_at,
         ticket_summary.last_ticket_at,
+        churn_at_as_of.last_engagement_date,
+        churn_at_as_of.churned_on,
+        churn_at_as_of.is_churned,
         as_of.as_of_date
     from golden
     cross join as_of
@@ -224,6 +232,7 @@ joined as (
     left join behavior_summary on golden.master_customer_id = behavior_summary.master_customer_id
     left join communication_summary on golden.master_customer_id = communication_summary.master_customer_id
     left join ticket_summary on golden.master_customer_id = ticket_summary.master_customer_id
+    left join churn_at_as_of on golden.master_customer_id = churn_at_as_of.master_customer_id
 
 ),
 
@@ -231,8 +240,6 @@ activity as (
 
     select
         joined.*,
-        {{ customer_greatest_date('last_completed_order_date_to_as_of', 'last_behavior_event_date_to_as_of') }}
-            as last_engagement_date,
         {%- set firsts = ['first_order_at', 'first_behavior_event_at', 'first_communication_at', 'first_ticket_at'] %}
         {%- set lasts = ['last_order_at', 'last_behavior_event_at', 'last_communication_at', 'last_ticket_at'] %}
         case
@@ -267,8 +274,8 @@ final as (
         cast(coalesce(completed_order_count, 0) as integer) as completed_order_count,
         cast(coalesce(lifetime_value, 0) as {{ type_money() }}) as lifetime_value,
         last_engagement_date,
-        {{ customer_date_add_days(customer_churn_days(),
-            customer_greatest_date(customer_to_date('first_created_at'), 'last_engagement_date')) }} as churned_on,
+        churned_on,
+        coalesce(is_churned, false) as is_churned,
         as_of_date
     from activity
 
@@ -283,7 +290,7 @@ select
     completed_order_count,
     lifetime_value,
     last_engagement_date,
-    case when churned_on is not null and churned_on > as_of_date then null else churned_on end as churned_on,
-    coalesce(churned_on <= as_of_date, false) as is_churned,
+    churned_on,
+    is_churned,
     as_of_date
 from final
