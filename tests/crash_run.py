@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 from orchestration.assets.resources import RunHooks
-from orchestration.durable import fsync
+from orchestration.durable import atomic_write
 from orchestration.runner import default_log_file, run_warehouse
 from orchestration.settings import load_settings
 
 
 class PausingHooks(RunHooks):
-    """Sleeps forever at `point`, after writing `marker` (tmp file + os.replace: never half-written)."""
+    """Sleeps forever at `point`, after writing `marker` atomically (never half-written)."""
 
     point: str
     marker: str
@@ -29,11 +29,7 @@ class PausingHooks(RunHooks):
     def reached(self, point: str) -> None:
         if point != self.point:
             return
-        path = Path(self.marker)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(f"{os.getpid()} {point}\n")
-        fsync(tmp)
-        os.replace(tmp, path)
+        atomic_write(Path(self.marker), f"{os.getpid()} {point}\n")
         while True:  # ends when the test kills the process
             time.sleep(3600)
 

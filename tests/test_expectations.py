@@ -322,8 +322,8 @@ def test_a_failed_dbt_build_is_explained_one_line_per_failed_node(tmp_path):
     with duckdb.connect(str(work)) as con:
         con.execute("CREATE TABLE t AS SELECT -5 AS net_amount")
     manifest = {"nodes": {
-        "model.p.fct_orders": {"name": "fct_orders", "config": {"schema": "marts"}},
-        "model.p.stg_x": {"name": "stg_x", "config": {"schema": "staging"}},
+        "model.p.fct_orders": {"name": "fct_orders", "resource_type": "model", "config": {"schema": "marts"}},
+        "model.p.stg_x": {"name": "stg_x", "resource_type": "model", "config": {"schema": "staging"}},
         "test.p.fct_orders_value_ranges.1": {"name": "fct_orders_value_ranges", "attached_node": "model.p.fct_orders",
                                              "test_metadata": {"name": "value_ranges"}},
         "test.p.not_null_fct_orders_email.2": {"name": "not_null_fct_orders_email",

@@ -25,9 +25,11 @@ def failed_nodes(run_results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _asset_of(node: Mapping[str, Any]) -> str:
-    """Our asset key (<schema>/<model>) of a model, or of the model a test is attached to."""
-    schema = node.get("config", {}).get("schema") or node.get("schema") or "main"
-    return f"{schema}/{node.get('name')}"
+    """The Dagster asset key (<schema>/<model>) of a dbt node, by the translator's own rule."""
+    # imported here: orchestration.assets.dbt imports this module
+    from orchestration.assets.dbt import CrmDbtTranslator
+
+    return CrmDbtTranslator().get_asset_key(node).to_user_string()
 
 
 def _tested_model(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> str | None:
