@@ -27,7 +27,8 @@ def _manifest() -> dict:
 def upstream_entities() -> dict[str, frozenset[str]]:
     """unique_id of every model/snapshot/seed/source -> the raw entities (dbt source `crm.*`) upstream of it."""
     m = _manifest()
-    parents = {uid: node["depends_on"]["nodes"] for uid, node in m["nodes"].items() if node["resource_type"] != "test"}
+    parents = {uid: node["depends_on"].get("nodes", [])  # a seed's depends_on has no "nodes"
+               for uid, node in m["nodes"].items() if node["resource_type"] != "test"}
     out: dict[str, frozenset[str]] = {uid: frozenset({uid.removeprefix(CRM_SOURCE_PREFIX)})
                                       for uid in m["sources"] if uid.startswith(CRM_SOURCE_PREFIX)}
 

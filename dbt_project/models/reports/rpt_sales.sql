@@ -5,6 +5,7 @@
 -- exactly one row per product category it bought: money and units add up to fct_orders.
 -- Grain: one row per month, rep_id, region, product_category (null rep_id = order without a rep;
 -- null product_category = product missing from the catalogue, or an order without lines).
+-- Reps are shown by rep_id and rep_name_masked (dim_sales_reps; the plaintext name is never published).
 with
 
 orders as (
@@ -45,6 +46,7 @@ reps as (
 
     select
         rep_id,
+        rep_name_masked,
         region
     from {{ ref('dim_sales_reps') }}
 
@@ -110,6 +112,7 @@ select
     cast(monthly.month as date) as month,
     cast({{ sales_period_label('monthly.month') }} as {{ dbt.type_string() }}) as period,
     cast(monthly.rep_id as {{ dbt.type_string() }}) as rep_id,
+    cast(reps.rep_name_masked as {{ dbt.type_string() }}) as rep_name_masked,
     cast(monthly.region as {{ dbt.type_string() }}) as region,
     cast(monthly.product_category as {{ dbt.type_string() }}) as product_category,
     cast(monthly.order_lines as bigint) as order_lines,
@@ -120,3 +123,5 @@ select
     cast(monthly.net_amount as {{ type_money() }}) as net_amount,
     cast(monthly.net_revenue as {{ type_money() }}) as net_revenue
 from monthly
+left join reps
+    on monthly.rep_id = reps.rep_id

@@ -3,6 +3,7 @@
 -- ratios (attainment_revenue_pct, win_rate: recompute them from their sums). Orders are counted by the
 -- month they were placed; revenue (completed net) by the month they were completed; bookings, won and lost
 -- opportunities by the month they closed (the definitions of fct_sales_targets, used here unchanged).
+-- Reps are shown by rep_id and rep_name_masked (dim_sales_reps; the plaintext name is never published).
 -- Grain: one row per month, rep_id (null rep_id = orders without a rep, e.g. web/app orders).
 with
 
@@ -68,6 +69,7 @@ reps as (
 
     select
         rep_id,
+        rep_name_masked,
         region
     from {{ ref('dim_sales_reps') }}
 
@@ -77,6 +79,7 @@ select
     cast(rep_months.month as date) as month,
     cast({{ sales_period_label('rep_months.month') }} as {{ dbt.type_string() }}) as period,
     cast(rep_months.rep_id as {{ dbt.type_string() }}) as rep_id,
+    cast(reps.rep_name_masked as {{ dbt.type_string() }}) as rep_name_masked,
     cast(coalesce(plan.region, reps.region) as {{ dbt.type_string() }}) as region,
     cast(rep_months.month > as_of.as_of_month as boolean) as is_future_period,
     cast(coalesce(placed.orders, 0) as bigint) as orders,

@@ -6,6 +6,9 @@
 -- already closed, its close_date when that is on or before as_of; otherwise (a closed deal dated after
 -- as_of, or without a date) the data issue is flagged (is_closed_at_clamped) and closed_at is clamped to
 -- the first delivery of the closed version, at most as_of. Never after as_of.
+-- stage_probability: the default win probability of the stage (seed opportunity_stage_probabilities; the
+-- extract carries no probability); expected_amount = round(amount * stage_probability, 2), Salesforce's
+-- "expected revenue", per opportunity so that weighted pipeline sums add up to the cent at any grain.
 -- Grain: one row per opportunity_id (current, non-deleted opportunities).
 with
 
@@ -40,6 +43,15 @@ closings as (
 as_of as (
 
     select as_of_date from {{ ref('int_customer_as_of') }}
+
+),
+
+stage_probabilities as (
+
+    select
+        stage,
+        stage_probability
+    from {{ ref('opportunity_stage_probabilities') }}
 
 ),
 
@@ -117,6 +129,8 @@ select
     cast(classified.created_at as {{ dbt.type_timestamp() }}) as created_at,
     cast(classified.stage as {{ dbt.type_string() }}) as stage,
     cast(classified.amount as {{ type_money() }}) as amount,
+    cast(stage_probabilities.stage_probability as decimal(5, 4)) as stage_probability,
+    cast(round(classified.amount * stage_probabilities.stage_probability, 2) as {{ type_money() }}) as expected_amount,
     cast(classified.close_date as date) as close_date,
     cast(classified.is_closed as boolean) as is_closed,
     cast(classified.is_won as boolean) as is_won,
@@ -134,3 +148,5 @@ select
 from timed as classified
 left join id_map
     on classified.customer_id = id_map.customer_id
+left join stage_probabilities
+    on classified.stage = stage_probabilities.stage
