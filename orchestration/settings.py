@@ -8,6 +8,8 @@
 | CRM_WORK_DB         | $CRM_WAREHOUSE_DIR/work/crm_work.duckdb | the private build file (dbt target)    |
 | CRM_AS_OF           | newest complete extract date          | logical date of the run (YYYY-MM-DD)     |
 | CRM_PII_KEY         | (none: required by `run`; `demo` uses a public demo key) | HMAC key for PII hashes |
+| CRM_DBT_PROJECT_DIR | the repo's dbt_project/               | the dbt project to build (a copy of it;  |
+|                     |                                       | `dbt parse` runs once if no manifest)    |
 
 DuckDB limits, for every connection of the pipeline (`duckdb_config()`/`connect_duckdb()`) and for dbt
 (profiles.yml `config_options`; `export_env` passes the resolved values on):
@@ -48,6 +50,8 @@ from datetime import date
 from pathlib import Path
 
 PUBLISHED_DB_NAME = "crm.duckdb"
+DBT_PROJECT_DIR_ENV = "CRM_DBT_PROJECT_DIR"
+REPO_DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 PII_KEY_ENV = "CRM_PII_KEY"
 DEMO_PII_KEY = "crm-warehouse-demo-key-not-secret"  # only `crm-warehouse demo` and tests use it
 LOCK_NAME = ".crm-warehouse.lock"
@@ -194,6 +198,29 @@ def connect_duckdb(database: str | Path = ":memory:", *, read_only: bool = False
 
     config = {**duckdb_config(warehouse_dir), **overrides}
     return duckdb.connect(str(database), read_only=read_only, config=config)
+
+
+def dbt_project_dir() -> Path:
+    """The dbt project the pipeline builds and reads its manifest from: CRM_DBT_PROJECT_DIR (a folder with
+    dbt_project.yml and profiles.yml, e.g. a site's copy of dbt_project/), else the repo's dbt_project/."""
+    from orchestration.errors import CrmWarehouseError
+
+    raw = (os.environ.get(DBT_PROJECT_DIR_ENV) or "").strip()
+    if not raw:
+        return REPO_DBT_PROJECT_DIR
+    path = Path(raw).expanduser().resolve()
+    for needed in ("dbt_project.yml", "profiles.yml"):
+        if not (path / needed).is_file():
+            raise CrmWarehouseError(
+                f"{DBT_PROJECT_DIR_ENV}={raw}: {path / needed} does not exist; point it at a copy of the "
+                "repo's dbt_project/ folder, or unset it to build the repo's own project"
+            )
+    return path
+
+
+def dbt_manifest_path() -> Path:
+    """The manifest of `dbt_project_dir()` (target/manifest.json; built by `make parse` or at first use)."""
+    return dbt_project_dir() / "target" / "manifest.json"
 
 
 def require_pii_key() -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
+from orchestration.settings import dbt_manifest_path
 from orchestration.site import Site
 
-MANIFEST = Path(__file__).resolve().parents[1] / "dbt_project" / "target" / "manifest.json"
+MANIFEST = dbt_manifest_path()  # CRM_DBT_PROJECT_DIR's manifest, else the repo's (settings.py)
 CRM_SOURCE_PREFIX = "source.crm_warehouse.crm."
 
 

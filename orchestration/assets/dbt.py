@@ -34,9 +34,10 @@ from orchestration.assets.ingest import resolve_as_of
 from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.zone import RawZone
+from orchestration.settings import dbt_project_dir
 from orchestration.site import load_site
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+DBT_PROJECT_DIR = dbt_project_dir()  # CRM_DBT_PROJECT_DIR, else the repo's dbt_project/ (settings.py)
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
@@ -47,15 +48,21 @@ def dbt_executable() -> str:
 
 
 def ensure_manifest(project: DbtProject) -> None:
-    """`make` builds the manifest at set-up; a bare checkout builds it once here, with a log line."""
+    """`make` builds the manifest at set-up; a bare checkout (or a CRM_DBT_PROJECT_DIR copy without target/)
+    builds it once here, with a log line; a project dbt cannot parse is a CrmWarehouseError naming it."""
     if project.manifest_path.exists():
         return
     print(f"dbt manifest missing at {project.manifest_path}; running `dbt parse` once", file=sys.stderr)
-    subprocess.run(
+    proc = subprocess.run(
         [dbt_executable(), "parse", "--project-dir", str(project.project_dir), "--profiles-dir",
          str(project.profiles_dir), "--quiet"],
-        check=True,
+        capture_output=True, text=True,
     )
+    if proc.returncode != 0 or not project.manifest_path.exists():
+        said = " ".join((proc.stdout + proc.stderr).split())[-600:] or "no output"
+        raise CrmWarehouseError(
+            f"dbt parse of {project.project_dir} failed: {said}; fix the model or yml it names and re-run"
+        )
 
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
