@@ -16,6 +16,7 @@
 | `qini`          | Qini coefficient, AUUC, uplift@k, curve points                                       | ml.uplift_curves       |
 | `nuisance`      | propensity / outcome models shared by `aipw` and `uplift`                            | —                      |
 | `ranking`, `hashing`, `validation`, `threads` | small helpers                                          | —                      |
+| `clv`           | BG/NBD purchases and P(alive), Gamma-Gamma value per purchase (published likelihoods, scipy) | (issue 14: ml.customer_lifetime_value) |
 | `simulate`      | synthetic frames with known truth (tests, calibration, benchmark)                    | —                      |
 
 Every function is deterministic given its `random_state`; none reads the clock or the environment.
