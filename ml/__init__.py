@@ -17,6 +17,7 @@
 | `nuisance`      | propensity / outcome models shared by `aipw` and `uplift`                            | —                      |
 | `ranking`, `hashing`, `validation`, `threads` | small helpers                                          | —                      |
 | `clv`           | BG/NBD purchases and P(alive), Gamma-Gamma value per purchase (published likelihoods, scipy) | (issue 14: ml.customer_lifetime_value) |
+| `churn_risk`    | logistic churn-risk pipeline, exact per-feature reasons, AUC/Brier/reliability curve    | (issue 14: ml.customer_churn_risk) |
 | `simulate`      | synthetic frames with known truth (tests, calibration, benchmark)                    | —                      |
 
 Every function is deterministic given its `random_state`; none reads the clock or the environment.

@@ -7,7 +7,16 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from ml.churn_risk import ChurnFeatures, contributions, evaluate, fit, reliability_curve, risk_band, score, time_split
+from ml.churn_risk import (
+    ChurnFeatures,
+    contributions,
+    evaluate,
+    fit,
+    reliability_curve,
+    risk_band,
+    score,
+    time_split,
+)
 
 FEATURES = ChurnFeatures(skewed=("days_since_last_purchase", "purchases_365d", "tickets_90d"),
                          plain=("discount_ratio", "noise"))
