@@ -26,7 +26,8 @@ import duckdb
 
 from orchestration.durable import atomic_write, temp_path
 from orchestration.raw.sqlnames import execute, scalar
-from orchestration.serving.publish import PUBLISHED_FILE_MODE, ServingLayout, link_or_copy
+from orchestration.serving.layout import PUBLISHED_FILE_MODE, ServingLayout, link_or_copy
+from orchestration.settings import connect_duckdb
 
 Editor = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -91,7 +92,7 @@ def rewrite_duckdb(path: Path, edit: Editor, *, mode: int | None = None) -> None
     try:
         shutil.copyfile(path, private)
         private.chmod(0o600)
-        with duckdb.connect() as con:
+        with connect_duckdb() as con:
             execute(con, "ATTACH $p AS src", {"p": str(private)})
             con.execute("USE src")
             edit(con)

@@ -21,16 +21,16 @@ from orchestration.durable import atomic_write
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute
 from orchestration.serving import run_history
-from orchestration.serving.publish import (
+from orchestration.serving.layout import (
     PUBLISHED_FILE_MODE,
-    PUBLISHED_SCHEMAS,
     ServingLayout,
-    _export_parquet,
-    _tables,
     current_publish_id,
     remove_leftovers,
     switch_current,
 )
+from orchestration.serving.publish import export_parquet
+from orchestration.serving.selection import PUBLISHED_SCHEMAS, published_tables
+from orchestration.settings import connect_duckdb
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,10 @@ def restore(serving_db: Path, publish_id: str, log=None) -> SnapshotInfo:
         if not parquet.is_dir():
             say(f"{parquet} was pruned; exporting it again from the snapshot")
             staging = layout.parquet_dir / f".tmp-{publish_id}"
-            with duckdb.connect(str(source), read_only=True) as con:
-                names = [f"{s}.{t}" for s, t, _ in _tables(con, _database_name(con))
+            with connect_duckdb(source, read_only=True) as con:
+                names = [f"{s}.{t}" for s, t, _ in published_tables(con, _database_name(con))
                          if s in PUBLISHED_SCHEMAS]
-                _export_parquet(con, names, staging)
+                export_parquet(con, names, staging)
             os.rename(staging, parquet)
 
     atomic_write(serving_db, write_restored, mode=PUBLISHED_FILE_MODE, temp_name=f".crm.duckdb.restore-{os.getpid()}")
