@@ -39,7 +39,7 @@ from orchestration.assets.ingest import RAW_KEYS, resolve_as_of
 from orchestration.assets.resources import WarehouseResource
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.zone import RawZone
-from orchestration.settings import Settings, load_ops_settings
+from orchestration.settings import Settings, connect_duckdb, load_ops_settings
 from orchestration.site import load_site
 
 CHECK_NAME = "great_expectations"
@@ -64,13 +64,14 @@ def _rows_frame(con: duckdb.DuckDBPyConnection, relation: str, total: int) -> tu
     """All rows, or a reproducible reservoir sample of a big table; (frame, sampled)."""
     if total <= FULL_FRAME_MAX_ROWS:
         return con.execute(f"SELECT * FROM {relation}").df(), False
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
     con.execute("SET threads = 1")  # a seeded reservoir sample is reproducible only single-threaded
     try:
         df = con.execute(
             f"SELECT * FROM {relation} USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE ({SAMPLE_SEED})"
         ).df()
-    finally:
-        con.execute("RESET threads")
+    finally:  # back to CRM_DUCKDB_THREADS (RESET would give DuckDB's built-in default, not the config)
+        con.execute("SET threads = $n", {"n": threads})
     return df, True
 
 
@@ -88,7 +89,7 @@ def load_audit(raw_root: Path):
     ) if meta.is_dir() else ()
     key = (str(raw_root), stamp)
     if key not in _AUDIT_CACHE:
-        with duckdb.connect() as con:
+        with connect_duckdb() as con:
             rebuild_ops_tables(con, raw_root)
             audit = con.execute("SELECT * FROM ops.load_audit").df()
         _AUDIT_CACHE.clear()
@@ -102,7 +103,7 @@ def raw_frames(settings: Settings, entity: str, as_of: date | None) -> list[tupl
     rows_suite, files_suite = f"raw.{entity}", f"raw.{entity}.files"
     zone = RawZone(settings.raw_root)
     glob = zone.entity_glob(entity)
-    with duckdb.connect() as con:
+    with connect_duckdb(warehouse_dir=settings.warehouse_dir) as con:
         if zone.has_files(glob):
             # the relation API takes the path as a value (a view cannot hold a prepared parameter)
             con.read_parquet(glob, hive_partitioning=True, union_by_name=True).create_view("raw_files")

@@ -4,13 +4,13 @@
 from datetime import date
 
 import dagster as dg
-import duckdb
 
 from orchestration import contract
 from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.raw import landing, nights
 from orchestration.raw.loader import load_new_extracts
 from orchestration.raw.ops_tables import rebuild_ops_tables
+from orchestration.settings import connect_duckdb
 from orchestration.site import load_site
 from orchestration.site_scope import write_module_status
 
@@ -117,7 +117,7 @@ def ops_load_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     re-runs never double them)."""
     settings = warehouse.settings()
     settings.work_db.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.work_db)) as con:
+    with connect_duckdb(settings.work_db, warehouse_dir=settings.warehouse_dir) as con:
         counts = rebuild_ops_tables(con, settings.raw_root)
         counts["module_status"] = write_module_status(con, load_site(settings.landing_dir))
         by_reason = con.execute(

@@ -24,6 +24,7 @@ from orchestration.privacy import suppress  # forgotten people (crm-warehouse fo
 from orchestration.raw import landing, nights, parse, rules, transcode
 from orchestration.raw.sqlnames import execute, key_expr, quote, scalar
 from orchestration.raw.zone import RawZone
+from orchestration.settings import connect_duckdb
 from orchestration.site import Site, load_site
 
 log = logging.getLogger("crm_warehouse.ingest")
@@ -61,7 +62,7 @@ ProgressFn = Callable[[str], None]
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
+    con = connect_duckdb()  # CRM_DUCKDB_* limits, spilling into the run's temp folder
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET TimeZone = 'UTC'")
     return con
