@@ -15,6 +15,8 @@ from typing import Any
 
 import duckdb
 
+from orchestration.settings import connect_duckdb
+
 SHOW_ROWS = ("value_ranges", "matches_pattern")  # tests whose failing rows hold no personal data
 MAX_ROWS = 3  # rows of a failing test shown on its line
 FAILED = ("error", "fail", "runtime error")
@@ -43,7 +45,7 @@ def _tested_model(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> str |
 def _sample_rows(compiled_sql: str, work_db: Path) -> str:
     """The first rows a failing test returns, as `col=value, ...; ...` (read-only on the work file)."""
     try:
-        with duckdb.connect(str(work_db), read_only=True) as con:
+        with connect_duckdb(work_db, read_only=True) as con:
             cur = con.execute(compiled_sql)  # dbt's own compiled test query, not built from data
             names = [d[0] for d in cur.description]
             rows = cur.fetchmany(MAX_ROWS)

@@ -13,7 +13,6 @@ engineer sees where the rows vanished.
 """
 
 import dagster as dg
-import duckdb
 
 from orchestration import site_scope
 from orchestration.assets.checks import load_audit
@@ -21,7 +20,7 @@ from orchestration.assets.dbt import crm_dbt_models
 from orchestration.assets.resources import WarehouseResource
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.zone import RawZone
-from orchestration.settings import Settings
+from orchestration.settings import Settings, connect_duckdb
 from orchestration.site import Site, load_site
 
 CHECK_NAME = "has_rows"
@@ -32,7 +31,7 @@ MARTS = [k.path[-1] for k in MART_KEYS]  # the allow-list of names this module p
 def mart_row_counts(settings: Settings) -> dict[str, int | None]:
     """Rows of every mart in the work file (None: the dbt build did not create it)."""
     counts: dict[str, int | None] = {}
-    with duckdb.connect(str(settings.work_db), read_only=True) as con:
+    with connect_duckdb(settings.work_db, read_only=True, warehouse_dir=settings.warehouse_dir) as con:
         present = {
             name for (name,) in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' "
@@ -69,7 +68,7 @@ def upstream_load_summary(settings: Settings, model: str) -> str:
     entities = sorted(site_scope.model_entities(model))
     zone = RawZone(settings.raw_root)
     reasons: dict[str, str] = {}
-    with duckdb.connect() as con:
+    with connect_duckdb(warehouse_dir=settings.warehouse_dir) as con:
         con.register("audit", load_audit(settings.raw_root))
         glob = zone.meta_glob("quarantine")
         if zone.has_files(glob):

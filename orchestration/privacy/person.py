@@ -21,6 +21,7 @@ from orchestration.privacy.suppress import id_kind
 from orchestration.raw.sqlnames import execute, quote
 from orchestration.raw.zone import RawZone
 from orchestration.serving.rewrite import quote_ident
+from orchestration.settings import connect_duckdb
 
 RAW_ROWS = "read_parquet($f, hive_partitioning = false, union_by_name = true)"
 
@@ -64,7 +65,7 @@ def resolve(work_db: Path, raw_root: Path, requested: str) -> Person:
     cid = requested.strip()
     zone = RawZone(raw_root)
     ids: set[str] = set()
-    with duckdb.connect() as con:
+    with connect_duckdb() as con:
         maps: list[str] = []
         if work_db.is_file():
             execute(con, "ATTACH $p AS work (READ_ONLY)", {"p": str(work_db)})

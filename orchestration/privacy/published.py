@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
-
 from orchestration.privacy.matching import Sweeper
 from orchestration.privacy.targets import delete_from, parquet_target, plan_duckdb, scrub_parquet_rows
 from orchestration.serving import rewrite
 from orchestration.serving.publish import ServingLayout
+from orchestration.settings import connect_duckdb
 
 
 @dataclass
@@ -48,7 +47,7 @@ def scrub_published(layout: ServingLayout, sweeper: Sweeper, say) -> tuple[Place
 def scrub_parquet_exports(layout: ServingLayout, sweeper: Sweeper, say) -> PlaceCounts:
     """Every `parquet/<publish_id>/<schema>/<table>.parquet`, then each changed folder's publish log."""
     counts = PlaceCounts()
-    with duckdb.connect() as con:
+    with connect_duckdb() as con:
         for folder, files in rewrite.parquet_exports(layout):
             changed: dict[str, int] = {}
             for name, path in files:

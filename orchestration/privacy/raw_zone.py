@@ -22,6 +22,7 @@ from orchestration.privacy.suppress import FORGOTTEN_REASON
 from orchestration.privacy.targets import raw_target, scrub_parquet_rows
 from orchestration.raw import accounting
 from orchestration.raw.zone import RawZone
+from orchestration.settings import connect_duckdb
 
 QUARANTINE = "read_parquet($files, hive_partitioning = false, union_by_name = true)"
 
@@ -89,7 +90,7 @@ def scrub_raw_zone(zone: RawZone, sweeper: Sweeper, say) -> RawCounts:
     counts = RawCounts()
     if not zone.root.is_dir():
         return counts
-    with duckdb.connect() as con:
+    with connect_duckdb() as con:
         scrub_rows(con, zone, sweeper, counts)
         learn_quarantine(con, zone, sweeper)
         reconcile(con, zone, sweeper, counts)

@@ -26,6 +26,7 @@ from orchestration.privacy.matching import Sweeper, in_forgotten
 from orchestration.privacy.suppress import id_kind
 from orchestration.raw.sqlnames import execute, quote, scalar
 from orchestration.serving.rewrite import quote_ident
+from orchestration.settings import connect_duckdb
 
 # ops.data_issues-like tables: (parameter holding the entity a `key` belongs to, the kind it then is)
 ENTITY_KEYS = (("$key_entity_customers", "customer_id"), ("$key_entity_orders", "order_id"))
@@ -142,7 +143,7 @@ def plan_duckdb(path: Path, sweeper: Sweeper, skip: Iterable[tuple[str, str]] = 
     """Learn the forgotten values of a DuckDB file (attached read-only as `src`, the name a rewrite
     attaches its private copy under) and count their rows: (targets with rows to delete, outcome)."""
     out = FileOutcome()
-    with duckdb.connect() as con:
+    with connect_duckdb() as con:
         execute(con, "ATTACH $p AS src (READ_ONLY)", {"p": str(path)})
         targets = duckdb_targets(con, "src", skip)
         for t in targets:

@@ -20,6 +20,7 @@ from orchestration.privacy.matching import Sweeper
 from orchestration.privacy.targets import FileOutcome, delete_from, plan_duckdb
 from orchestration.raw.ops_tables import rebuild_ops_tables
 from orchestration.serving.rewrite import rewrite_duckdb
+from orchestration.settings import connect_duckdb
 
 # Rebuilt from their sources instead of scrubbed row by row.
 REBUILT_TABLES = {("ops", "quarantine"), ("ops", "data_issues"), ("ops", "load_audit"), ("ops", "forget_log")}
@@ -35,7 +36,7 @@ def scrub_work(work: Path, raw_root: Path, sweeper: Sweeper, raw_changed: bool, 
     targets, plan = plan_duckdb(work, sweeper, skip=REBUILT_TABLES)
     before_write(plan.rows, plan.removed)
     if not targets and not raw_changed:  # nothing personal to delete: only the log table changes
-        with duckdb.connect(str(work)) as con:
+        with connect_duckdb(work) as con:
             forget_log.build_table(con, log_folder)
         return plan
     delete = delete_from(targets, sweeper)

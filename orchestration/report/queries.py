@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.errors import CrmWarehouseError
+from orchestration.settings import connect_duckdb
 
 # table -> columns the report reads from it (the allow-list: nothing else is ever queried)
 TABLES: dict[str, tuple[str, ...]] = {
@@ -221,7 +222,7 @@ def load(published_db: Path) -> ReportData:
         )
     data = ReportData()
     try:
-        with duckdb.connect(str(published_db), read_only=True) as con:
+        with connect_duckdb(published_db, read_only=True) as con:
             columns = published_columns(con)
             for query in QUERIES:
                 reason = _lacking(query, columns)
