@@ -32,6 +32,7 @@ CUSTOMER_TABLES = (
     "marts.customer_network",
     "marts.fct_communications",
     "marts.customer_behavior",
+    "marts.customer_communication_summary",
     "reports.rpt_customer",
 )
 GRAINS = {
@@ -42,6 +43,7 @@ GRAINS = {
     "marts.customer_network": ["master_customer_id"],
     "marts.fct_communications": ["communication_id"],
     "marts.customer_behavior": ["master_customer_id"],
+    "marts.customer_communication_summary": ["master_customer_id"],
     "reports.rpt_customer": ["month", "source"],
 }
 OPAQUE_VALUE = r"[0-9a-f]{64}|[A-Z][0-9]{8}"  # an HMAC-SHA256 hex digest or a source id such as C00000042
@@ -383,3 +385,51 @@ def test_pii_tokens_model_source_holds_no_key():
     source = PII_TOKENS_MODEL.read_text(encoding="utf-8")
     assert "os.environ.get(PII_KEY_ENV)" in source
     assert os.environ["CRM_PII_KEY"] not in source
+
+
+# ------------------------------------------------------------------------------------------------
+# communication summary per customer
+# ------------------------------------------------------------------------------------------------
+def test_communication_summary_reconciles_with_the_communications(mart_build: Built):
+    """Recomputed in pandas from fct_communications (current customers, on or before as_of): counts by
+    direction, channel and the last 90 days, answered share, median response, last contact; every current
+    customer has a row (zeros without a communication)."""
+    as_of = mart_build.work_query("select as_of_date from intermediate.int_customer_as_of")["as_of_date"].iloc[0]
+    as_of = pd.Timestamp(as_of)
+    comms = mart_build.query("select * from marts.fct_communications where master_customer_id is not null")
+    comms = comms[pd.to_datetime(comms.occurred_date) <= as_of]
+    summary = mart_build.query("select * from marts.customer_communication_summary").set_index("master_customer_id")
+    customers = mart_build.query("select master_customer_id from marts.dim_customers")["master_customer_id"]
+    assert set(summary.index) == set(customers)
+    assert summary.communications.sum() == len(comms) > 100
+    grouped = comms.groupby("master_customer_id")
+    expected = pd.DataFrame({
+        "communications": grouped.size(),
+        "inbound_communications": grouped.direction.apply(lambda d: (d == "inbound").sum()),
+        "communications_90d": grouped.occurred_date.apply(
+            lambda d: ((pd.to_datetime(d) > as_of - pd.Timedelta(days=90)) & (pd.to_datetime(d) <= as_of)).sum()),
+        "inbound_answered": grouped.apply(
+            lambda g: ((g.direction == "inbound") & g.responded_at.notna()).sum(), include_groups=False),
+        "median_response_minutes": grouped.response_minutes.median(),
+        "last_contact_at": grouped.occurred_at.max(),
+    })
+    got = summary.loc[expected.index]
+    for column in ("communications", "inbound_communications", "communications_90d", "inbound_answered"):
+        assert (got[column].astype(int) == expected[column].astype(int)).all(), column
+    assert (got.inbound_communications + got.outbound_communications == got.communications).all()
+    channels = [c for c in summary.columns if c.endswith("_communications")
+                and c not in ("inbound_communications", "outbound_communications")]
+    assert len(channels) == 6 and (summary[channels].sum(axis=1) == summary.communications).all()
+    for channel in ("email", "phone"):
+        counts = comms[comms.channel == channel].groupby("master_customer_id").size()
+        assert (summary.loc[counts.index, f"{channel}_communications"] == counts).all(), channel
+    medians = expected.median_response_minutes.dropna()
+    assert len(medians) > 20 and (got.loc[medians.index, "median_response_minutes"] - medians).abs().max() < 1e-9
+    assert (pd.to_datetime(got.last_contact_at) == pd.to_datetime(expected.last_contact_at)).all()
+    rate = got.inbound_answered / got.inbound_communications
+    has_inbound = got.inbound_communications > 0
+    assert ((got.inbound_response_rate[has_inbound].astype(float) - rate[has_inbound]).abs() <= 0.00005).all()
+    silent = summary.drop(expected.index)
+    assert len(silent) > 0 and (silent.communications == 0).all() and silent.last_contact_at.isna().all()
+    days = (as_of - pd.to_datetime(got.last_contact_at).dt.normalize()).dt.days
+    assert (got.days_since_last_contact == days).all()

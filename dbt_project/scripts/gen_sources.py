@@ -369,12 +369,20 @@ def models_yml() -> str:
 def rules_sql() -> str:
     """Jinja macros returning the contract's rules, so dbt and Python read one list."""
     parts = ", ".join(json.dumps(p) for p in C.GENERIC_EMAIL_LOCAL_PARTS)
+    codes = {e.name: {c.name: list(c.codes) for c in e.columns if c.codes} for e in C.ENTITIES}
+    codes = {entity: columns for entity, columns in codes.items() if columns}
     return (
         "{#- " + HEADER.strip("# \n") + " -#}\n\n"
         "{#- customer_generic_email_local_parts(): role mailboxes that never identify a person (info@, sales@ ...):\n"
         "    an email whose local part is one of these never links two customers on its own. -#}\n"
         "{% macro customer_generic_email_local_parts() -%}\n"
         f"    {{{{ return([{parts}]) }}}}\n"
+        "{%- endmacro %}\n\n"
+        "{#- contract_codes(entity, column): the allowed codes of a coded column of the extract contract\n"
+        "    (e.g. contract_codes('communications', 'channel')), for models that pivot or list them. -#}\n"
+        "{% macro contract_codes(entity, column) -%}\n"
+        f"    {{%- set codes = {json.dumps(codes, ensure_ascii=False)} -%}}\n"
+        "    {{ return(codes[entity][column]) }}\n"
         "{%- endmacro %}\n"
     )
 
