@@ -1,8 +1,10 @@
 """The synthetic extract generator: layout, manifests, determinism and the planted ground truth.
 
-One extract (scale 0.01, 2 days) is generated per module, plus a second one with the same arguments to
+One extract (scale 0.01, 2 days) is generated per variant, plus a second one with the same arguments to
 prove the output is byte-identical. Dirty rows are re-checked against the raw records with Python's csv
-module, so the truth cannot drift from what the files really contain.
+module, so the truth cannot drift from what the files really contain. Every test runs on two variants:
+the run in one customer block (as every scale up to `BLOCK_CUSTOMERS` is) and the same run cut into 4
+blocks (as large scales are), so the block path is checked on files small enough to re-read.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import pandas as pd
 import pytest
 
 from orchestration import contract as c
-from orchestration.generate import DEFAULT_START_DATE, GENERIC_EMAIL_LOCAL_PARTS, first_extract_date
+from orchestration.generate import DEFAULT_START_DATE, GENERIC_EMAIL_LOCAL_PARTS, blocks, first_extract_date
 from orchestration.generate.identity import is_generic_email, normalise_email, normalise_name, normalise_phone
 from orchestration.generate.main import generate
 
 SCALE, SEED, DAYS = 0.01, 11, 2
+BLOCK_SIZES = {"one_block": blocks.BLOCK_CUSTOMERS, "four_blocks": 250}  # scale 0.01 = 1 000 customers
 TRUTH_FILES = (
     "dirty_rows",
     "dirty_fields",
@@ -36,10 +39,21 @@ TRUTH_FILES = (
 )
 
 
+def _generate(path: Path, block_customers: int, scale: float = SCALE) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(blocks, "BLOCK_CUSTOMERS", block_customers)
+        generate(path, scale, SEED, days=DAYS)
+
+
+@pytest.fixture(scope="module", params=sorted(BLOCK_SIZES))
+def block_customers(request) -> int:
+    return BLOCK_SIZES[request.param]
+
+
 @pytest.fixture(scope="module")
-def out(tmp_path_factory) -> Path:
+def out(tmp_path_factory, block_customers) -> Path:
     path = tmp_path_factory.mktemp("gen") / "extract"
-    generate(path, SCALE, SEED, days=DAYS)
+    _generate(path, block_customers)
     return path
 
 
@@ -72,9 +86,9 @@ def test_first_extract_date_is_documented():
     assert {"info", "sales", "contact"} <= set(GENERIC_EMAIL_LOCAL_PARTS)
 
 
-def test_same_seed_gives_identical_bytes(out, tmp_path):
+def test_same_seed_gives_identical_bytes(out, tmp_path, block_customers):
     again = tmp_path / "again"
-    generate(again, SCALE, SEED, days=DAYS)
+    _generate(again, block_customers)
     first = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert first == second
@@ -198,8 +212,10 @@ def test_campaigns_have_members_and_truth(out, truth):
     assert set(conversion["design"]) == {"randomised", "observational"}
     assert set(conversion["estimand"]) == {"ate", "att"}
     day1 = first_extract_date().isoformat()
-    header, rows = _records(out, f"{day1}/campaign_members.csv")  # planted damaged rows (wrong field count)
-    members = pd.DataFrame([r for r in rows if len(r) == len(header)], columns=header)  # are the loader's job
+    header, rows = _records(out, f"{day1}/campaign_members.csv")
+    dirty = truth["dirty_rows"]  # planted damaged rows (any defect, e.g. a bad date in clicked_at) are the
+    planted = set(dirty.loc[dirty["file"] == f"{day1}/campaign_members.csv", "line"].astype(int))  # loader's job
+    members = pd.DataFrame([r for i, r in enumerate(rows, 2) if i not in planted], columns=header)
     control = members[members["group"] == "control"]
     assert len(control) > 0
     assert (control[["sent_at", "opened_at", "clicked_at"]] == "").all().all()

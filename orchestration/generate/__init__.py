@@ -2,9 +2,11 @@
 
 Entry point: `orchestration.generate.main.generate(out_dir, scale, seed, days, start_date)`.
 
-The generator first builds one in-memory "world" (customers, orders, campaigns, tickets, ... over the whole
-timeline), then decides which row versions each nightly extract delivers (history on day 1, deltas after),
-plants the documented defects and writes the CSV files, the manifests and `_truth/`.
+Customers are generated in blocks of at most `blocks.BLOCK_CUSTOMERS` (`blocks.py`), so memory stays
+bounded at any scale. For each block the generator builds an in-memory "world" (its customers, orders,
+campaign memberships, tickets, ... over the whole timeline), decides which row versions each nightly
+extract delivers (history on day 1, deltas after), plants the documented defects and appends its rows to
+the CSV files; the last block writes the snapshot files and the manifests, then `_truth/` is completed.
 
 Constants here are importable by the rest of the warehouse (entity matching, docs, tests).
 """

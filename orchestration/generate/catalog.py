@@ -97,13 +97,14 @@ def build_service_plans(cal: Calendar) -> pd.DataFrame:
 
 
 def build_sales_targets(
-    reps: pd.DataFrame, cal: Calendar, seed: int, orders: pd.DataFrame, items: pd.DataFrame
+    reps: pd.DataFrame, cal: Calendar, seed: int, rep_months: list[pd.DataFrame]
 ) -> pd.DataFrame:
     """Monthly target per rep from the first history month to the month after the last extract.
 
     Plans are set the way sales managers set them: around the rep's typical month (mean completed net
     revenue and units per active month of the rep's orders) times a stretch factor (median +5 %, spread
-    ~25 %), so attainment lands around 60-140 % at every scale; budget is 3-8 % of the target."""
+    ~25 %), so attainment lands around 60-140 % at every scale; budget is 3-8 % of the target.
+    `rep_months` holds each customer block's `rep_month_totals`."""
     rng = rng_stream(seed, "targets")
     months = pd.period_range(
         pd.Timestamp(cal.start), pd.Timestamp(cal.end) + pd.offsets.MonthBegin(1), freq="M"
@@ -112,7 +113,7 @@ def build_sales_targets(
     rep = np.tile(reps["rep_id"].to_numpy(), len(months))
     region = np.tile(reps["region"].to_numpy(), len(months))
     n = len(period)
-    typical_cents, typical_units = _typical_rep_month(orders, items, reps["rep_id"].to_numpy())
+    typical_cents, typical_units = _typical_rep_month(rep_months, reps["rep_id"].to_numpy())
     stretch = rng.lognormal(np.log(1.05), 0.25, n)
     # money in cents, as everywhere in the generator; targets are rounded to 100 CNY
     amount = np.maximum((np.tile(typical_cents, len(months)) * stretch / 10_000).round(), 1).astype(np.int64) * 10_000
@@ -129,13 +130,19 @@ def build_sales_targets(
     )
 
 
-def _typical_rep_month(orders: pd.DataFrame, items: pd.DataFrame, rep_ids: np.ndarray):
-    """(net cents, units) of each rep's average active month of completed orders, in `rep_ids` order;
-    reps without orders get the median rep's figures."""
+def rep_month_totals(orders: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Completed net cents (`_net`) and units (`quantity`) per (rep_id, month) of one block's orders."""
     done = orders.loc[orders["status"] == "completed", ["order_id", "rep_id", "order_date"]]
     lines = items[["order_id", "_net", "quantity"]].merge(done, on="order_id")
     lines["month"] = pd.to_datetime(lines["order_date"]).dt.to_period("M")
-    per_month = lines.groupby(["rep_id", "month"])[["_net", "quantity"]].sum().groupby("rep_id").mean()
+    return lines.groupby(["rep_id", "month"])[["_net", "quantity"]].sum()
+
+
+def _typical_rep_month(rep_months: list[pd.DataFrame], rep_ids: np.ndarray):
+    """(net cents, units) of each rep's average active month of completed orders, in `rep_ids` order;
+    reps without orders get the median rep's figures."""
+    totals = rep_months[0] if len(rep_months) == 1 else pd.concat(rep_months).groupby(level=[0, 1]).sum()
+    per_month = totals.groupby("rep_id").mean()
     per_month = per_month.reindex(rep_ids)
     per_month = per_month.fillna(per_month.median()).fillna(1.0)
     return per_month["_net"].to_numpy(dtype=float), per_month["quantity"].to_numpy(dtype=float)

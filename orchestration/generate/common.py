@@ -36,6 +36,15 @@ ID_PREFIX: dict[str, str] = {
 AGENT_PREFIX = "A"  # service_tickets.agent_id: a support agent, not a contract entity
 DIRTY_ID_BASE = 90_000_000  # fresh keys of injected dirty rows (never used by a real row)
 ORPHAN_ID_BASE = 80_000_000  # parents that never exist (permanent orphans)
+# Above scale 20 real ids (behaviour events: ~2.5 M per unit of scale) could reach the bases above.
+LARGE_RUN_SCALE, LARGE_DIRTY_ID_BASE, LARGE_ORPHAN_ID_BASE = 20, 90 * 10**9, 80 * 10**9
+
+
+def fresh_id_bases(scale: float) -> tuple[int, int]:
+    """(dirty, orphan) id bases of a run: above every real id the run can have."""
+    if scale <= LARGE_RUN_SCALE:
+        return DIRTY_ID_BASE, ORPHAN_ID_BASE
+    return LARGE_DIRTY_ID_BASE, LARGE_ORPHAN_ID_BASE
 
 
 def rng_stream(seed: int, name: str) -> np.random.Generator:

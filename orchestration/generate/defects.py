@@ -55,11 +55,22 @@ def applicable(entity: c.Entity) -> list[str]:
 
 
 class FreshKeys:
-    """Fresh keys for injected rows and never-existing parents for orphans, unique over the whole run."""
+    """Fresh keys for injected rows and never-existing parents for orphans, unique over the whole run.
 
-    def __init__(self, rng: np.random.Generator, relationships: set, memberships: set) -> None:
+    One instance per customer block: `counter` continues from the previous block's, the key sets hold
+    the block's own (its customers never meet another block's in a composite key)."""
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        relationships: set,
+        memberships: set,
+        counter: int = 0,
+        bases: tuple[int, int] = (DIRTY_ID_BASE, ORPHAN_ID_BASE),
+    ) -> None:
         self.rng = rng
-        self.counter = 0
+        self.counter = counter
+        self.dirty_base, self.orphan_base = bases
         self.relationships = relationships  # (from, to, type) int ids already used
         self.memberships = memberships  # (campaign, customer) int ids already used
         self.customers: np.ndarray = np.zeros(
@@ -71,7 +82,7 @@ class FreshKeys:
         return self.counter
 
     def orphan(self, parent: str) -> str:
-        return fmt_id(ID_PREFIX[parent], ORPHAN_ID_BASE + self._next())
+        return fmt_id(ID_PREFIX[parent], self.orphan_base + self._next())
 
     def _customer(self) -> int:
         return int(self.customers[self.rng.integers(0, len(self.customers))])
@@ -80,7 +91,7 @@ class FreshKeys:
         """Replace the key of `row` (in place) by one that exists nowhere else."""
         name, n = entity.name, self._next()
         if len(entity.key) == 1:
-            row[entity.key[0]] = fmt_id(ID_PREFIX[name], DIRTY_ID_BASE + n)
+            row[entity.key[0]] = fmt_id(ID_PREFIX[name], self.dirty_base + n)
         elif name == "service_plans":
             row["valid_from"] = (date(2010, 1, 1) + timedelta(days=n)).isoformat()
         elif name == "sales_targets":

@@ -169,8 +169,10 @@ def _open(df: pd.DataFrame, k: int) -> np.ndarray:
     return (df["_day"].to_numpy() < k) & ~df["_touched"].to_numpy() & ~df["_late"].to_numpy()
 
 
-def changes_and_deletions(v: dict[str, pd.DataFrame], cal: Calendar, seed: int) -> None:
-    """Append the change and deletion versions of every later extract day (in place)."""
+def changes_and_deletions(v: dict[str, pd.DataFrame], cal: Calendar, seed: int, block: int = 0) -> None:
+    """Append the change and deletion versions of every later extract day (in place).
+
+    `block` (the customer block's index) keeps the new phone numbers of two blocks apart."""
     rng = rng_stream(seed, "deltas")
     _late_members(v["campaign_members"], cal, rng)
     has_child = np.zeros(len(v["customers"]), dtype=bool)
@@ -179,7 +181,8 @@ def changes_and_deletions(v: dict[str, pd.DataFrame], cal: Calendar, seed: int) 
     rel = v["customer_relationships"]
     has_child[rel["a"].to_numpy()] = has_child[rel["b"].to_numpy()] = True
     recent = cal.day_start(1) - 2 * DAY  # orders after every campaign window
-    new_phone = iter(range(10**8, 10**9))
+    first_id = int(v["customers"]["customer_id"].iat[0]) if len(v["customers"]) else 1
+    new_phone = iter(range(10**8 + block * 10**5, 10**9))
     for k in range(2, cal.days + 1):
         extra: dict[str, list[pd.DataFrame]] = {name: [] for name in v}
         cu = v["customers"]
@@ -194,7 +197,7 @@ def changes_and_deletions(v: dict[str, pd.DataFrame], cal: Calendar, seed: int) 
         new.loc[kind == 2, "address"] = cu["address"].to_numpy()[donors][kind == 2]
         extra["customers"].append(new)
         single = (cu["_role"] == "single").to_numpy()
-        childless = ~has_child[cu["customer_id"].to_numpy() - 1]
+        childless = ~has_child[cu["customer_id"].to_numpy() - first_id]
         gone = _pick(rng, ok & single & childless & ~np.isin(np.arange(len(cu)), rows), 0.01)
         extra["customers"].append(_deleted(cu, gone, k, cal, rng))
 

@@ -1,9 +1,11 @@
-"""Campaigns, their members, the outcome each member produces and the true campaign effects.
+"""Campaign members, the outcome each member produces and the true campaign effects (one customer block).
 
-Campaigns run in 31-day slots before day 1; a customer is in at most one campaign per slot, so attribution
-windows of one customer never overlap. Two designs:
+Campaigns (planned once per run in `campaign_plan.py`) run in 31-day slots before day 1; a customer is
+in at most one campaign per slot, so attribution windows of one customer never overlap. Two designs:
 
-* randomised: members are a random sample, 30-50 % held out as `control` (no sent/opened/clicked).
+* randomised: members are a random sample, 30-50 % held out as `control` (no sent/opened/clicked). When
+  the randomised campaigns of a slot want more members than the slot's pool holds (large scales, where
+  more campaigns share the slots), they split the pool evenly instead of leaving the last ones empty.
 * observational (targeted, no control): every eligible customer (created more than a day before the
   campaign `start_date` and with some activity) is selected with a propensity that depends only on
   features visible before `start_date` 00:00, computed from the files: recency = days since the last
@@ -40,66 +42,48 @@ import numpy as np
 import pandas as pd
 
 from .activity import event_frame
+from .campaign_plan import (
+    N_SLOTS,
+    TARGETING,
+    CampaignPlan,
+    assign_slots,
+    campaign_count,
+    campaign_rows,
+    plan_campaigns,
+    slot_starts,
+    visit_lifts,
+)
 from .common import DAY, Calendar, choice, rng_stream, seconds
 from .sales import add_items, expected_order_value, order_frame
 from .segments import AFTER_CHURN
 
-SLOT_DAYS = 31
-N_SLOTS = 14
-FIRST_SLOT_GAP_DAYS = 33  # the last slot starts this many days before day 1 (windows end before day 1)
-FEATURES = ("recency", "frequency", "monetary", "visits")
-TARGETING = {  # observational campaigns: coefficients on standardised features
-    "win_back": {"recency": 1.2, "monetary": 0.8},
-    "vip": {"frequency": 1.0, "monetary": 0.8, "recency": -0.6},
-    "browsers": {"visits": 1.2, "frequency": -0.5},
-}
 BASELINE_SHARE = 0.4  # p0 = 1 - exp(-BASELINE_SHARE * order rate * attribution_days)
 # tau ∝ rank(driver)^EFFECT_CONCENTRATION among the estimand population (mean = the campaign lift). A milder
 # slope (0.3 + 1.4 * rank, the first version) left the heterogeneity far below what ~1 000 members per
 # campaign can reveal: even a learner told the driver and the functional form ranked members no better
 # than the campaign's average effect (issue 6: uplift Qini vs the true effects at scale 0.1).
 EFFECT_CONCENTRATION = 4
-LIFT_POSITIVE = (0.0075, 0.075)  # campaign lift (mean tau, conversion probability points) by effect type
-LIFT_NEGATIVE = (-0.03, -0.0075)
 # members per campaign as a share of the customers (at least `min_members`): 2 400 at scale 0.1. Half that
 # left the uplift signal of a campaign below what its members can reveal (issue 6).
 MEMBER_SHARE = 0.24
-VISIT_LIFT = (0.2, 1.0)  # extra visits per treated member in the window, campaigns with a visit lift
-VISIT_LIFT_SHARE = 0.7  # share of campaigns with a visit lift (the others: none, true effect 0)
-CHANNELS = ("email", "sms", "social", "ads", "event", "phone")
-_THEMES = (
-    "春季焕新",
-    "Summer Sale",
-    "会员日",
-    "Back to School",
-    "双11预热",
-    "Year-End Thanks",
-    "新品首发",
-    "Win-back",
-)
-
 
 @dataclass
 class CampaignOutput:
-    campaigns: pd.DataFrame  # contract columns + _slot, _design
+    """One block's campaign outcomes; effects carry sums and counts so blocks add up (see `truth.py`)."""
+
+    plan: CampaignPlan  # the run's plan (drawn by the first block)
+    campaigns: pd.DataFrame | None  # contract columns + _slot, _design (first block only)
     members: pd.DataFrame  # contract columns (ids as ints) + _cust
     orders: pd.DataFrame  # organic orders outside controlled windows + outcome orders
     items: pd.DataFrame
-    effects: pd.DataFrame  # campaign_id, outcome, estimand, true_effect, design
-    event_effects: pd.DataFrame  # the same columns for behaviour-event outcomes (visits)
+    effects: pd.DataFrame  # EFFECT_COLUMNS: conversion, revenue
+    event_effects: pd.DataFrame  # EFFECT_COLUMNS: behaviour-event outcomes (visits)
     events: pd.DataFrame  # extra visit events of treated members (`activity` columns)
-    uplift: pd.DataFrame  # campaign_id, customer_id, true_effect
+    uplift: pd.DataFrame  # campaign_id, _cust, true_effect
 
 
-def campaign_count(scale: float) -> int:
-    """20 campaigns at scale 0.1, slowly more with scale, at least 12."""
-    return max(12, int(round(20 + 4 * np.log2(max(scale, 1e-6) / 0.1))))
-
-
-def _slot_starts(cal: Calendar) -> np.ndarray:
-    last = cal.day_start(1) - FIRST_SLOT_GAP_DAYS * DAY
-    return last - (N_SLOTS - 1 - np.arange(N_SLOTS)) * SLOT_DAYS * DAY
-
+# the true effect of a campaign on an outcome is _sum / _n / _unit over the estimand population
+EFFECT_COLUMNS = ["campaign_id", "outcome", "estimand", "design", "_sum", "_n", "_unit"]
 
 def _features(
     orders: pd.DataFrame, visits_t: np.ndarray, visits_c: np.ndarray, n: int, at: np.datetime64
@@ -131,53 +115,6 @@ def _propensity(z: pd.DataFrame, style: str, target: float) -> np.ndarray:
         e = np.clip(1 / (1 + np.exp(-(mid + score))), 0.01, 0.95)
         lo, hi = (mid, hi) if e.sum() < target else (lo, mid)
     return e
-
-
-def _plan(rng: np.random.Generator, n: int, scale: float) -> pd.DataFrame:
-    """Design, effect type, lift, slot-independent parameters of each campaign."""
-    n_obs = max(3 if scale < 0.1 else 4, int(round(0.22 * n)))
-    design = np.array(["observational"] * n_obs + ["randomised"] * (n - n_obs), dtype=object)
-    rng.shuffle(design)
-    n_zero, n_neg = int(np.ceil(0.3 * n)), max(1, int(round(0.15 * n)))
-    kind = np.array(
-        ["zero"] * n_zero + ["negative"] * n_neg + ["positive"] * (n - n_zero - n_neg), dtype=object
-    )
-    rng.shuffle(kind)
-    lift = np.where(
-        kind == "positive",
-        rng.uniform(*LIFT_POSITIVE, n),
-        np.where(kind == "negative", rng.uniform(*LIFT_NEGATIVE, n), 0.0),
-    )
-    return pd.DataFrame(
-        {
-            "campaign_id": np.arange(1, n + 1, dtype=np.int64),
-            "_design": design,
-            "_lift": lift,
-            "_driver": choice(rng, FEATURES, n),
-            "_style": choice(rng, tuple(TARGETING), n),
-            "attribution_days": rng.integers(14, 31, n),
-            "channel": choice(rng, CHANNELS, n, (0.35, 0.2, 0.15, 0.1, 0.1, 0.1)),
-            "_control": rng.uniform(0.3, 0.5, n),
-            "_offset_h": rng.uniform(0, 6, n),
-        }
-    )
-
-
-def _assign_slots(plan: pd.DataFrame, eligible: np.ndarray, members: int) -> np.ndarray:
-    """Observational campaigns get a slot of their own; randomised ones share the remaining slots."""
-    slot = np.full(len(plan), -1)
-    obs = np.flatnonzero(plan["_design"] == "observational")
-    own = np.unique(np.linspace(1, N_SLOTS - 1, len(obs)).round().astype(int))
-    assert len(own) == len(obs), "too many observational campaigns for the slots"
-    slot[obs] = own
-    free = [s for s in range(N_SLOTS) if s not in set(own)]
-    used = {s: 0 for s in free}
-    for i in np.flatnonzero(plan["_design"] == "randomised"):
-        room = [(int(0.85 * eligible[s]) - (used[s] + 1) * members, -s) for s in free]
-        best = -max(room)[1]
-        slot[i] = best
-        used[best] += 1
-    return slot
 
 
 @dataclass
@@ -252,41 +189,47 @@ def build_campaigns(
     events: pd.DataFrame,
     products: pd.DataFrame,
     min_members: int,
+    plan: CampaignPlan | None = None,
 ) -> CampaignOutput:
-    """Plan campaigns, pick members, replace window orders by explicit outcomes, and record the truth."""
+    """Pick members, replace window orders by explicit outcomes, and record the truth (one block).
+
+    The first block draws the run's campaign plan (`plan` None) and the campaigns snapshot; the others
+    get the plan and draw their own members for every campaign."""
     rng = rng_stream(seed, "campaigns")
     n_cust = len(cust)
-    starts = _slot_starts(cal)
+    starts = slot_starts(cal)
     created, prospect = cust["created_at"].to_numpy(), cust["_prospect"].to_numpy()
-    eligible_n = np.array([((created < s - DAY) & ~prospect).sum() for s in starts])
     members = max(min_members, int(round(MEMBER_SHARE * (created < cal.day_end(1)).sum())))
-    plan = _plan(rng, campaign_count(scale), scale)
-    plan["_slot"] = _assign_slots(plan, eligible_n, members)
+    vrng = rng_stream(seed, "campaign-visits")
+    first = plan is None
+    if first:
+        eligible_n = np.array([((created < s - DAY) & ~prospect).sum() for s in starts])
+        frame = plan_campaigns(rng, campaign_count(scale), scale)
+        frame["_slot"] = assign_slots(frame, eligible_n, members)
+        plan = CampaignPlan(frame, visit_lifts(vrng, len(frame)))
     ev = events[events["event_type"] == "visit"]
     visits_t, visits_c = ev["occurred_at"].to_numpy(), ev["_cust"].to_numpy()
-    vrng = rng_stream(seed, "campaign-visits")
-    visit_lift = np.where(
-        vrng.random(len(plan)) < VISIT_LIFT_SHARE, vrng.uniform(*VISIT_LIFT, len(plan)), 0.0
-    )
-    extra_visits, event_rows = [], []
     value = expected_order_value(cust, products)
     next_oid = int(orders["_oid"].max()) + 1
-    member_parts, effect_rows, uplift_parts = [], [], []
+    member_parts, effect_rows, event_rows, uplift_parts, extra_visits = [], [], [], [], []
 
     for s in range(N_SLOTS):
-        group = plan[plan["_slot"] == s]
+        group = plan.plan[plan.plan["_slot"] == s]
         if group.empty:
             continue
         at = starts[s]
         pool = np.flatnonzero((created < at - DAY) & ~prospect)
         rng.shuffle(pool)
         slot = _Slot(at, _standardise(_features(orders, visits_t, visits_c, n_cust, at)), pool)
+        # many campaigns share a slot at large scales: they split its pool rather than leave the last empty
+        n_random = int((group["_design"] == "randomised").sum())
+        share = members if n_random * members <= len(pool) else len(pool) // max(n_random, 1)
         win_lo = np.full(n_cust, np.datetime64("NaT", "s"))
         win_hi = win_lo.copy()
         new_orders, new_items, slot_visits = [], [], []
         for _, camp in group.iterrows():
-            units, treated, member = _units(rng, camp, slot, members)
             randomised = camp["_design"] == "randomised"
+            units, treated, member = _units(rng, camp, slot, share if randomised else members)
             est = member if randomised else treated
             base = at + seconds(3600 * (9 + camp["_offset_h"]))
             # Observational: one assignment time for members and the comparison group alike.
@@ -303,32 +246,27 @@ def build_campaigns(
             new_orders.append(batch)
             new_items.append(batch_items)
             cid = int(camp["campaign_id"])
-            mem = _member_rows(
-                rng,
-                cust,
-                cid,
-                units[member],
-                treated[member],
-                assigned[member],
-                conversion_at[member],
-                camp["channel"],
+            member_parts.append(
+                _member_rows(
+                    rng, cust, cid, units[member], treated[member], assigned[member],
+                    conversion_at[member], camp["channel"],
+                )
             )
-            member_parts.append(mem)
-            estimand = "ate" if randomised else "att"
-            revenue = float((tau[est] * value[units][est]).mean() / 100)
-            effect_rows.append((cid, "conversion", estimand, float(tau[est].mean()), camp["_design"]))
-            effect_rows.append((cid, "revenue", estimand, revenue, camp["_design"]))
+            estimand, design, n_est = ("ate" if randomised else "att"), camp["_design"], int(est.sum())
+            effect_rows.append((cid, "conversion", estimand, design, tau[est].sum(), n_est, 1))
+            revenue = (tau[est] * value[units][est]).sum()  # cents
+            effect_rows.append((cid, "revenue", estimand, design, revenue, n_est, 100))
             uplift_parts.append(
                 pd.DataFrame({"campaign_id": cid, "_cust": units[member], "true_effect": tau[member]})
             )
             # churned customers hardly come back (their rates fall to AFTER_CHURN, as for orders)
             active = (cust["_from"].to_numpy()[units] <= at) & (cust["_churn"].to_numpy()[units] > at)
-            lift_v = float(visit_lift[cid - 1]) * np.where(active, 1.0, AFTER_CHURN)
+            lift_v = float(plan.visit_lift[cid - 1]) * np.where(active, 1.0, AFTER_CHURN)
             extra = vrng.poisson(lift_v[treated])
             owner = np.repeat(units[treated], extra)
             when = np.repeat(assigned[treated], extra) + seconds(vrng.uniform(60, attr * 86400 - 60, len(owner)))
             slot_visits.append(event_frame(vrng, cust, products, owner, when, "visit"))
-            event_rows.append((cid, "visits", estimand, float(lift_v[est].mean()), camp["_design"]))
+            event_rows.append((cid, "visits", estimand, design, lift_v[est].sum(), n_est, 1))
         # later slots' targeting sees this slot's extra visits (features computed from the files)
         visits_t = np.concatenate([visits_t, *(v["occurred_at"].to_numpy() for v in slot_visits)])
         visits_c = np.concatenate([visits_c, *(v["_cust"].to_numpy() for v in slot_visits)])
@@ -340,20 +278,17 @@ def build_campaigns(
         orders = pd.concat([orders[~inside], *new_orders], ignore_index=True)
         items = pd.concat([items, *new_items], ignore_index=True)
 
-    effects = pd.DataFrame(
-        effect_rows, columns=["campaign_id", "outcome", "estimand", "true_effect", "design"]
-    )
     return CampaignOutput(
-        campaigns=_campaign_rows(rng, plan, starts, cal),
+        plan=plan,
+        campaigns=campaign_rows(rng, plan.plan, starts, cal) if first else None,
         members=pd.concat(member_parts, ignore_index=True),
         orders=orders,
         items=items,
-        effects=effects,
-        event_effects=pd.DataFrame(event_rows, columns=effects.columns),
+        effects=pd.DataFrame(effect_rows, columns=EFFECT_COLUMNS),
+        event_effects=pd.DataFrame(event_rows, columns=EFFECT_COLUMNS),
         events=pd.concat(extra_visits, ignore_index=True) if extra_visits else events.iloc[:0],
         uplift=pd.concat(uplift_parts, ignore_index=True),
     )
-
 
 def _member_rows(rng, cust, cid, units, treated, assigned, conversion_at, channel) -> pd.DataFrame:
     """campaign_members rows: treated members are sent, some open, click and respond; control has none."""
@@ -387,71 +322,3 @@ def _member_rows(rng, cust, cid, units, treated, assigned, conversion_at, channe
         }
     )
 
-
-def _campaign_rows(
-    rng: np.random.Generator, plan: pd.DataFrame, starts: np.ndarray, cal: Calendar
-) -> pd.DataFrame:
-    """The campaigns snapshot (plan text, dates, budget, KPI)."""
-    n = len(plan)
-    start = starts[plan["_slot"].to_numpy()].astype("datetime64[D]").astype("datetime64[s]")
-    run = rng.integers(14, 41, n)
-    last_slot = plan["_slot"].to_numpy() == N_SLOTS - 1
-    run = np.where(last_slot, np.maximum(run, FIRST_SLOT_GAP_DAYS + 20), run)  # still running on delta days
-    theme = choice(rng, _THEMES, n)
-    style = np.where(plan["_design"] == "observational", plan["_style"], "random sample")
-    return pd.DataFrame(
-        {
-            "campaign_id": plan["campaign_id"],
-            "name": [f"{t} {i:02d}" for t, i in zip(theme, plan["campaign_id"], strict=True)],
-            "goal": choice(rng, ("提升复购", "Grow revenue", "Reactivate lapsed customers", "拉新转化"), n),
-            "strategy": np.where(
-                plan["_design"] == "observational", "targeted: " + style, "randomised test, control held out"
-            ),
-            "measures": choice(
-                rng, ("优惠券, 限时折扣", "Free shipping over 199", "积分翻倍", "Bundle offer"), n
-            ),
-            "channel": plan["channel"],
-            "start_date": start,
-            "end_date": start + run * DAY,
-            "budget": (rng.lognormal(np.log(5_000_000), 0.5, n) / 100).round().astype(np.int64) * 100,
-            "target_segment": np.where(plan["_design"] == "observational", style, "all active customers"),
-            "kpi_metric": choice(rng, ("conversion_rate", "revenue_per_member", "click_rate"), n),
-            "kpi_target": rng.integers(2, 20, n) * 100,
-            "attribution_days": plan["attribution_days"].astype(np.int64),
-            "_slot": plan["_slot"],
-            "_design": plan["_design"],
-        }
-    )
-
-
-def build_spend(rng: np.random.Generator, campaigns: pd.DataFrame, cal: Calendar) -> pd.DataFrame:
-    """campaign_spend: one row per campaign and day it runs, up to the last extract date."""
-    days = ((campaigns["end_date"] - campaigns["start_date"]).to_numpy() / DAY).astype(np.int64) + 1
-    owner = np.repeat(np.arange(len(campaigns)), days)
-    offset = np.arange(len(owner)) - np.repeat(np.cumsum(days) - days, days)
-    date = campaigns["start_date"].to_numpy()[owner] + offset * DAY
-    budget = campaigns["budget"].to_numpy()[owner]
-    spend = (budget / days[owner] * rng.uniform(0.6, 1.3, len(owner))).round().astype(np.int64)
-    cum = pd.Series(spend).groupby(owner).cumsum().to_numpy()
-    progress = np.minimum(cum / budget * 100, 100.0)
-    status = np.where(
-        offset == days[owner] - 1, "completed", np.where(rng.random(len(owner)) < 0.03, "paused", "running")
-    )
-    note = np.where(
-        rng.random(len(owner)) < 0.05,
-        choice(rng, ("素材审核延迟", "CPC above plan, watch budget", "渠道流量下降"), len(owner)),
-        None,
-    )
-    df = pd.DataFrame(
-        {
-            "campaign_id": campaigns["campaign_id"].to_numpy()[owner],
-            "date": date,
-            "spend": spend,
-            "progress_pct": (progress * 10_000).round().astype(np.int64),
-            "status": status,
-            "risk_note": note,
-            "updated_at": date + seconds(rng.uniform(20 * 3600, 23.5 * 3600, len(owner))),
-            "is_deleted": False,
-        }
-    )
-    return df[df["date"].to_numpy() < cal.end].reset_index(drop=True)

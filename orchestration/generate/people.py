@@ -18,6 +18,7 @@ import pandas as pd
 from orchestration import contract as c
 
 from . import GENERIC_EMAIL_LOCAL_PARTS
+from .blocks import ONE_BLOCK, Block, part_range
 from .common import DAY, NAT, Calendar, choice, rng_stream, uniform_times
 from .pools import COMMON_ZH_NAMES, EMAIL_DOMAINS, INTL_CITIES, SHARED_COMPANY_DOMAINS, ZH_CITIES, Pools
 from .segments import AT_RISK, NEW, NEW_WINDOW_DAYS, PROFILES
@@ -42,11 +43,15 @@ def _unique_ints(rng: np.random.Generator, n: int, high: int) -> np.ndarray:
     return out[:n]
 
 
-def _phones(rng: np.random.Generator, n: int, landline: np.ndarray) -> np.ndarray:
-    """Canonical phone digits: unique 11-digit mobiles, or area code + 8 digits for landlines."""
-    mob = _unique_ints(rng, n, 5 * 10**9)
+def _phones(rng: np.random.Generator, n: int, landline: np.ndarray, block: Block) -> np.ndarray:
+    """Canonical phone digits: unique 11-digit mobiles, or area code + 8 digits for landlines.
+
+    Each block draws from its own part of the number ranges, so phones are unique over the run too."""
+    at, size = part_range(5 * 10**9, block, n)
+    mob = _unique_ints(rng, n, size) + at
     mobile = np.strings.add(_MOBILE_PREFIX[mob // 10**9], np.strings.zfill((mob % 10**9).astype(str), 9))
-    land = _unique_ints(rng, n, 7 * 10**7) + 2 * 10**7
+    at, size = part_range(7 * 10**7, block, n)
+    land = _unique_ints(rng, n, size) + at + 2 * 10**7
     area = _AREA_CODES[rng.integers(0, len(_AREA_CODES), n)]
     fixed = np.strings.add(area, land.astype(str))
     return np.where(landline, fixed, mobile).astype(object)
@@ -108,8 +113,12 @@ def _email_variant(email: str, k: int) -> str:
     return (email.upper(), email[:1].upper() + email[1:], f"  {email} ", f"{email} ")[k % 4]
 
 
-def _persons(rng: np.random.Generator, n: int, cal: Calendar, pools: Pools) -> pd.DataFrame:
-    """One row per person with canonical attributes and a segment."""
+def _persons(
+    rng: np.random.Generator, n: int, cal: Calendar, pools: Pools, block: Block, first_person: int
+) -> pd.DataFrame:
+    """One row per person with canonical attributes and a segment.
+
+    Email numbers continue from the previous blocks' persons (`first_person`): emails never repeat."""
     company = rng.random(n) < 0.15
     latin = rng.random(n) < 0.3
     seg = rng.choice(len(PROFILES), size=n, p=[p.share for p in PROFILES])
@@ -124,10 +133,10 @@ def _persons(rng: np.random.Generator, n: int, cal: Calendar, pools: Pools) -> p
     name[company & latin] = choice(rng, pools.en_companies, int((company & latin).sum()))
 
     landline = company & (rng.random(n) < 0.4)
-    phone = _phones(rng, n, landline)
+    phone = _phones(rng, n, landline, block)
     phone[rng.random(n) < 0.03] = None
 
-    num = (rng.permutation(n) + 11).astype(str).astype(object)
+    num = (rng.permutation(n) + 11 + first_person).astype(str).astype(object)
     rom = choice(rng, pools.romanized_first, n) + "." + choice(rng, pools.romanized_last, n)
     en_local = pd.Series(first + "." + last).str.lower().str.replace(r"[^a-z.]", "", regex=True).to_numpy()
     local = np.where(latin, en_local, rom) + num
@@ -307,7 +316,9 @@ def _sign_up_on_extract_days(rng: np.random.Generator, persons: pd.DataFrame, ca
         persons.at[row, "created_at"] = day + np.timedelta64(int(rng.integers(8 * 3600, 16 * 3600)), "s")
 
 
-def build_customers(n_target: int, cal: Calendar, seed: int, pools: Pools) -> tuple[pd.DataFrame, np.ndarray]:
+def build_customers(
+    n_target: int, cal: Calendar, seed: int, pools: Pools, block: Block = ONE_BLOCK, first_person: int = 0
+) -> tuple[pd.DataFrame, np.ndarray]:
     """All customer rows of the timeline, sorted by sign-up; customer id = row position + 1.
 
     Returns the customers frame (contract columns + internal `_...` columns) and the household pairs
@@ -315,7 +326,7 @@ def build_customers(n_target: int, cal: Calendar, seed: int, pools: Pools) -> tu
     """
     rng = rng_stream(seed, "people")
     n_persons = max(60, int(round(n_target / (1 + DUPLICATE_PERSON_SHARE * 1.2))))
-    persons = _persons(rng, n_persons, cal, pools)
+    persons = _persons(rng, n_persons, cal, pools, block, first_person)
     persons["_role"] = SINGLE
     persons["_person"] = np.arange(n_persons)
     mobile_style = np.where(

@@ -23,6 +23,11 @@ RESOLUTION_HOURS = {"urgent": 3, "high": 16, "normal": 48, "low": 120}
 N_AGENTS_PER_1K = 4
 
 
+def agent_count(n_customers: int) -> int:
+    """Support agents serving a block of n customers (agent ids 1..count before the block's offset)."""
+    return max(3, N_AGENTS_PER_1K * n_customers // 1000)
+
+
 def build_tickets(rng: np.random.Generator, cust: pd.DataFrame, cal: Calendar) -> pd.DataFrame:
     """One row per ticket with its whole life cycle (internal `_resp`, `_res`, `_close` times)."""
     lo, churn, end = cust["_from"].to_numpy(), cust["_churn"].to_numpy(), np.full(len(cust), cal.end)
@@ -71,7 +76,7 @@ def build_tickets(rng: np.random.Generator, cust: pd.DataFrame, cal: Calendar) -
             "_res": res,
             "_close": close,
             "_pending": rng.random(n) < 0.15,
-            "agent_id": rng.integers(1, max(3, N_AGENTS_PER_1K * len(cust) // 1000) + 1, n),
+            "agent_id": rng.integers(1, agent_count(len(cust)) + 1, n),
             "_score": np.where(scored, score, -1),
             "_feedback": np.where(scored & (rng.random(n) < 0.45), text, None),
             "reopened_count": np.where(rng.random(n) < 0.9, 0, rng.integers(1, 3, n)),

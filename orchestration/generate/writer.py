@@ -7,6 +7,9 @@ with 4, booleans `true`/`false`, NULL as an empty field. Files are comma separat
 quoting. Most files are written by DuckDB's COPY; the three files with a special encoding or line
 ending (GBK, BOM, CRLF) go through Python's csv module. Dirty rows (including the wrong-column-count
 ones, which get one field more or one less) are rendered by Python's csv module and spliced in.
+
+A file may be written in chunks (one per customer block): the first chunk creates it with the header
+(and BOM), later ones append their records; line numbers and the sha256 run on over the chunks.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ def _expr(entity: c.Entity, col: c.Column) -> str:
     q = f'"{col.name}"'
     prefix = id_prefix(entity, col.name)
     if prefix:
-        return f"CASE WHEN {q} >= 0 THEN '{prefix}' || lpad(CAST({q} AS VARCHAR), 8, '0') END"
+        # at least 8 digits (lpad would cut longer ids); the prefix comes from the fixed ID_PREFIX list
+        return f"CASE WHEN {q} >= 0 THEN printf('{prefix}%08d', {q}) END"
     if col.type == c.TS:
         return f"strftime(CAST({q} AS TIMESTAMP), '%Y-%m-%d %H:%M:%S')"
     if col.type == c.DATE:
@@ -103,8 +107,14 @@ class Writer:
         encoding: str = "utf-8",
         bom: bool = False,
         crlf: bool = False,
+        header: bool = True,
+        first_line: int = 2,
+        digest=None,
     ) -> WrittenFile:
         """Write clean rows (in order) with dirty row j inserted before clean row `positions[j]`.
+
+        `header` True creates the file (header, BOM), False appends a chunk to it; `first_line` is the
+        record number of the chunk's first record, `digest` a running hashlib sha256 of the file.
 
         Bulk files: DuckDB COPY writes the clean rows, the first field of each clean row that has dirty
         rows before it carries a sentinel, and one pass over the bytes replaces each sentinel by the
@@ -122,7 +132,9 @@ class Writer:
             p = int(positions[j])
             before[p] = before.get(p, "") + _dirty_line(dirty[j], columns, term)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if encoding == "utf-8" and not bom and not crlf:
+        if not header and n + m == 0:
+            data = b""
+        elif encoding == "utf-8" and not bom and not crlf:
             marks = np.full(n, -1, dtype=np.int64)
             inside = [p for p in before if p < n]
             marks[inside] = inside
@@ -132,39 +144,47 @@ class Writer:
                 f"CASE WHEN _mark >= 0 THEN chr(30) || CAST(_mark AS VARCHAR) || chr(30) || COALESCE({exprs[0]}, '') ELSE {exprs[0]} END"
             )
             select = ", ".join(f'{e} AS "{col}"' for e, col in zip(exprs, columns, strict=True))
+            part = path.with_name(path.name + ".part")
             self.con.register("clean_src", src)
             self.con.execute(  # the path is a parameter: a folder name with a quote cannot break the SQL
-                f"COPY (SELECT {select} FROM clean_src) TO $path (HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"')",
-                {"path": str(path)},
+                f"COPY (SELECT {select} FROM clean_src) TO $path "
+                f"(HEADER {'true' if header else 'false'}, DELIMITER ',', QUOTE '\"', ESCAPE '\"')",
+                {"path": str(part)},
             )
             self.con.unregister("clean_src")
-            data = path.read_bytes()
+            del src
+            data = part.read_bytes()
+            part.unlink()
             if before:
                 data = _splice(data, {p: t.encode(encoding) for p, t in before.items()}, n)
-                path.write_bytes(data)
         else:
             self.con.register("clean_src", clean)
             rows = self.con.execute(f"SELECT {_select(entity, columns)} FROM clean_src").fetchall()
             self.con.unregister("clean_src")
             buf = io.StringIO()
             out = csv.writer(buf, lineterminator=term, quoting=csv.QUOTE_MINIMAL)
-            out.writerow(columns)
+            if header:
+                out.writerow(columns)
             start = 0
             for p in sorted(before):
                 out.writerows(rows[start:p])
                 buf.write(before[p])
                 start = p
             out.writerows(rows[start:])
-            data = (("\ufeff" if bom else "") + buf.getvalue()).encode(encoding)
-            path.write_bytes(data)
+            del rows
+            data = (("\ufeff" if bom and header else "") + buf.getvalue()).encode(encoding)
+        with path.open("wb" if header else "ab") as fh:
+            fh.write(data)
+        digest = digest if digest is not None else hashlib.sha256()
+        digest.update(data)
         return WrittenFile(
             entity=entity.name,
             path=path,
             rows=n + m,
             encoding=encoding,
-            sha256=hashlib.sha256(data).hexdigest(),
-            clean_lines=rank[:n] + 2,
-            dirty_lines=[int(x) + 2 for x in rank[n:]],
+            sha256=digest.hexdigest(),
+            clean_lines=rank[:n] + first_line,
+            dirty_lines=[int(x) + first_line for x in rank[n:]],
         )
 
 
