@@ -277,3 +277,37 @@ def test_expected_totals_shape(truth):
     revenue = totals[totals["metric"] == "net_revenue"]
     assert revenue["period"].str.fullmatch(r"\d{4}-\d{2}").all()
     assert revenue["value"].str.fullmatch(r"\d+\.\d{2}").all()
+
+
+def test_memory_is_bounded_by_the_block_not_the_scale(tmp_path, monkeypatch):
+    """Triple the scale at a fixed block size: three times the rows are written, but the most rows any
+    block holds (its world's frames) and the largest chunk written stay the same (no timing, no RSS)."""
+    from orchestration.generate import main as gen
+
+    held: list[int] = []
+    chunks: list[int] = []
+    build_world, write = gen.build_world, gen.Writer.write
+
+    def spy_world(*args, **kwargs):
+        world = build_world(*args, **kwargs)
+        held.append(sum(len(v) for v in vars(world).values() if isinstance(v, pd.DataFrame)))
+        return world
+
+    def spy_write(self, entity, path, clean, *args, **kwargs):
+        chunks.append(len(clean))
+        return write(self, entity, path, clean, *args, **kwargs)
+
+    monkeypatch.setattr(gen, "build_world", spy_world)
+    monkeypatch.setattr(gen.Writer, "write", spy_write)
+    monkeypatch.setattr(blocks, "BLOCK_CUSTOMERS", 500)
+    peak, written = {}, {}
+    for scale in (0.01, 0.03):
+        held.clear()
+        chunks.clear()
+        result = generate(tmp_path / str(scale), scale, SEED, days=DAYS)
+        written[scale] = sum(result.row_counts.values())
+        peak[scale] = (len(held), max(held), max(chunks))
+    assert peak[0.01][0] == 2 and peak[0.03][0] == 6  # blocks of 500 customers
+    assert written[0.03] > 2.5 * written[0.01]
+    assert peak[0.03][1] < 1.3 * peak[0.01][1], peak  # rows held by one block
+    assert peak[0.03][2] < 1.3 * peak[0.01][2], peak  # largest chunk handed to the writer
