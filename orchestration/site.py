@@ -9,7 +9,7 @@ site: acme-retail            # a name for logs and the report (optional)
 currency: USD                # ISO 4217 code of the site currency: every money column is in it
 modules: [customer, sales]   # CRM modules delivered (default: all); see contract.MODULES
 entities: [customers, orders, order_items, fx_rates]   # or exactly which entities (with `modules`: also)
-ml:                          # model settings (orchestration/ml_settings.py)
+ml:                          # model settings (orchestration/ml_assets/settings.py)
   campaign_outcomes: [conversion, revenue, visit]
 ```
 
@@ -34,7 +34,7 @@ import yaml
 
 from orchestration import contract
 from orchestration.errors import CrmWarehouseError
-from orchestration.ml_settings import MlSettings
+from orchestration.ml_assets.settings import MlSettings
 
 SITE_FILE_NAME = "crm.yml"
 DEFAULT_CURRENCY = "CNY"

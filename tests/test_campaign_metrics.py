@@ -23,8 +23,9 @@ import pytest
 
 from ml.naming import base_of, is_rule_name
 from ml.segmentation import segment_customers
-from orchestration import ml_build, ml_inputs
-from orchestration.ml_settings import MlSettings
+from orchestration.ml_assets import effects, params, segments
+from orchestration.ml_assets import inputs as ml_inputs
+from orchestration.ml_assets.settings import MlSettings
 from tests.conftest import Built, copy_built
 from tests.test_dbt_staging import _invoke_dbt
 
@@ -207,7 +208,7 @@ def test_incremental_revenue_is_scaled_to_every_member_the_cost_paid_for(built: 
     rng = np.random.default_rng(13)
     left_out = (units["treated"] == 1).to_numpy() & (rng.random(len(units)) < 0.25)
     analysed = units[~left_out].reset_index(drop=True)
-    tables, _ = ml_build.campaign_tables(analysed, as_of, MlSettings(), paid_for)
+    tables, _ = effects.effect_tables(analysed, as_of, MlSettings(), paid_for)
     rev = tables["campaign_effects"]
     rev = rev[(rev["outcome"] == "revenue") & rev["is_primary"]].set_index("campaign_id")
     assert len(rev) == 3 and rev["estimate"].notna().all()
@@ -309,11 +310,11 @@ def _features(built: Built) -> tuple[pd.DataFrame, date]:
 def test_a_saved_model_with_names_of_the_old_scheme_is_renamed_from_its_profile(built: Built):
     features, as_of = _features(built)
     with duckdb.connect(_work(built), read_only=True) as con:
-        run_id, model = ml_build.saved_model(con, as_of)
-        previous = ml_build._previous_labels(con, as_of)
+        run_id, model = segments.saved_model(con, as_of)
+        previous = segments._previous_labels(con, as_of)
     assert run_id is not None
     model.segment_names_ = {i: LEGACY_NAMES[j] for j, i in enumerate(sorted(model.segment_names_))}
-    tables, summary, blob = ml_build.segment_tables(features, as_of, (run_id, model), previous, False, lambda _: None)
+    tables, summary, blob = segments.segment_tables(features, as_of, (run_id, model), previous, False, lambda _: None)
     seg = tables["customer_segments"].set_index("customer_id")
     assert summary["mode"] == "retrain" and blob is not None, "old names: retrained with the saved model as previous"
     assert summary["retention"] >= 0.95, "cluster ids stay"
@@ -331,8 +332,8 @@ def test_names_follow_the_archetypes_on_a_site_without_behaviour_events(built: B
         events_per_year=0.0, social_per_year=0.0, activity_trend=1.0,
         days_since_last_activity=np.fmin(features["recency_days"].fillna(np.inf), features["observed_tenure_days"]),
     )
-    res = segment_customers(f, ml_inputs.SEGMENT_FEATURES, k_range=ml_build.SEGMENT_PARAMS["k_range"],
-                            n_init=ml_build.SEGMENT_PARAMS["n_init"], random_state=0, rfm_columns=ml_inputs.RFM_COLUMNS)
+    res = segment_customers(f, ml_inputs.SEGMENT_FEATURES, k_range=params.SEGMENT_PARAMS["k_range"],
+                            n_init=params.SEGMENT_PARAMS["n_init"], random_state=0, rfm_columns=ml_inputs.RFM_COLUMNS)
     seg = res.customer_segments.set_index("customer_id")
     names = set(seg["segment_name"])
     assert all(map(is_rule_name, names)), names

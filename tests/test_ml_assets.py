@@ -1,4 +1,4 @@
-"""The ML stage as Dagster assets (orchestration/assets/ml.py), acceptance of issue 6 on generated data.
+"""The ML stage as Dagster assets (orchestration/ml_assets/assets.py), acceptance of issue 6 on generated data.
 
 Everything runs on ONE scale-0.1 build (`built_scale01`: seed 7, two nightly runs through the CLI; day 1
 trains the segmentation, day 2 scores with the saved model) plus one private copy of it on which the ML
@@ -27,9 +27,19 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
 from ml.qini import qini_coefficient
-from orchestration.assets.ml import ML_KEYS, ML_TABLES, ml_models, ml_retrain_job, ml_weekly_retrain_schedule
 from orchestration.assets.resources import RunHooks, WarehouseResource
-from orchestration.ml_inputs import SEGMENT_FEATURES
+from orchestration.ml_assets.assets import (
+    ML_ASSETS,
+    ML_KEYS,
+    ml_campaign_effects,
+    ml_model_runs,
+    ml_retrain_job,
+    ml_segments,
+    ml_uplift,
+    ml_weekly_retrain_schedule,
+)
+from orchestration.ml_assets.inputs import SEGMENT_FEATURES
+from orchestration.ml_assets.tables import FAMILIES, ML_TABLES
 from tests.conftest import Built, copy_built
 
 pytestmark = pytest.mark.slow  # the module builds one scale-0.1 warehouse (two nightly runs through the CLI)
@@ -79,9 +89,9 @@ def _materialize_ml(built: Built, retrain: bool) -> float:
     start = time.perf_counter()
     with _environment_restored():
         result = dg.materialize(
-            [ml_models],
+            ML_ASSETS,
             resources={"warehouse": resource, "hooks": RunHooks()},
-            run_config={"ops": {"ml_models": {"config": {"retrain": retrain}}}},
+            run_config={"ops": {"ml_segments": {"config": {"retrain": retrain}}}},
         )
     assert result.success
     return time.perf_counter() - start
@@ -111,23 +121,29 @@ def rerun(built_scale01: Built, tmp_path_factory) -> Rerun:
 # definitions (no build needed)
 # ------------------------------------------------------------------------------------------------
 def test_ml_assets_keys_group_and_schedule():
-    assert set(ml_models.keys) == set(ML_KEYS.values())
-    assert {k.path[0] for k in ml_models.keys} == {"ml"}
-    assert set(ml_models.group_names_by_key.values()) == {"ml"}
-    deps = {k.to_user_string() for k in ml_models.dependency_keys}
-    assert {
-        "marts/dim_customers",
-        "marts/customer_id_map",
-        "marts/fct_campaign_members",
-        "marts/fct_orders",
-    } <= deps
+    """One asset per output family (segments, campaign effects, uplift) plus ml/model_runs after them; the
+    asset keys are the ml tables; each family depends only on the dbt models its input SQL reads."""
+    families = {"segments": ml_segments, "campaign_effects": ml_campaign_effects, "uplift": ml_uplift}
+    for family, asset in families.items():
+        assert set(asset.keys) == {ML_KEYS[name] for name in FAMILIES[family]}, family
+        assert not asset.can_subset
+    assert set(ml_model_runs.keys) == {ML_KEYS["model_runs"]}
+    assert {k for a in ML_ASSETS for k in a.keys} == set(ML_KEYS.values())
+    assert {g for a in ML_ASSETS for g in a.group_names_by_key.values()} == {"ml"}
+    segment_deps = {k.to_user_string() for k in ml_segments.dependency_keys}
+    assert {"marts/dim_customers", "marts/customer_id_map", "marts/fct_orders"} <= segment_deps
+    assert "marts/fct_campaign_members" not in segment_deps, "segments do not wait for the campaign marts"
+    for asset in (ml_campaign_effects, ml_uplift):
+        assert {"marts/fct_campaign_members", "marts/dim_campaigns"} <= {k.to_user_string() for k in asset.dependency_keys}
+    assert set(ml_model_runs.dependency_keys) == set(ML_KEYS.values()) - {ML_KEYS["model_runs"]}
     assert ml_weekly_retrain_schedule.job_name == ml_retrain_job.name
-    assert ml_retrain_job.config["ops"]["ml_models"]["config"] == {"retrain": True}
+    assert ml_retrain_job.config["ops"]["ml_segments"]["config"] == {"retrain": True}
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
     rpt = graph.get(dg.AssetKey(["reports", "rpt_campaign"]))
     assert dg.AssetKey(["ml", "campaign_effects"]) in rpt.parent_keys
+    assert not {ML_KEYS[name] for name in FAMILIES["segments"] + FAMILIES["uplift"]} & rpt.parent_keys
     publish_parents = graph.get(dg.AssetKey(["serving", "crm_duckdb"])).parent_keys
     assert set(ML_KEYS.values()) | {dg.AssetKey(["reports", "rpt_campaign"])} <= publish_parents
     assert defs.resolve_schedule_def("ml_weekly_retrain") is not None

@@ -1,12 +1,12 @@
-"""The `ml:` section of crm.yml (orchestration/ml_settings.py): defaults, outcomes, covariates, errors."""
+"""The `ml:` section of crm.yml (orchestration/ml_assets/settings.py): defaults, outcomes, covariates, errors."""
 
 from __future__ import annotations
 
 import pytest
 
 from orchestration.errors import CrmWarehouseError
-from orchestration.ml_inputs import CAMPAIGN_COVARIATE_COLUMNS, campaign_units_sql
-from orchestration.ml_settings import (
+from orchestration.ml_assets.inputs import CAMPAIGN_COVARIATE_COLUMNS, campaign_units_sql
+from orchestration.ml_assets.settings import (
     ATTRIBUTE_COVARIATES,
     EVENT_OUTCOME_COLUMNS,
     EVENT_TYPES,

@@ -9,9 +9,9 @@ import duckdb
 
 from orchestration.assets.dbt import DBT_PROJECT_DIR, crm_dbt_campaign_report, crm_dbt_models
 from orchestration.assets.ingest import OPS_LOAD_KEYS, resolve_as_of
-from orchestration.assets.ml import ML_KEYS
 from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.errors import CrmWarehouseError
+from orchestration.ml_assets.assets import ML_KEYS
 from orchestration.serving.publish import PublishResult, publish
 from orchestration.settings import load_ops_settings
 

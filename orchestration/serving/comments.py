@@ -5,7 +5,7 @@ Where a description comes from:
 
 * dbt models (marts, reports, restricted): `description` of the node and of its columns in the dbt
   manifest (dbt_project/target/manifest.json, built at set-up);
-* `ml` tables: orchestration/ml_tables.py (ML_TABLES for the table, ML_COLUMNS for its columns);
+* `ml` tables: orchestration/ml_assets/tables.py (ML_TABLES for the table, ML_COLUMNS for its columns);
 * `ops` tables: the catalogue next to the code that builds each one (ops_tables.DESCRIPTIONS,
   site_scope.MODULE_STATUS_DESCRIPTION, publish.PUBLISH_LOG_DESCRIPTION, run_history.DESCRIPTION,
   forget.FORGET_LOG_DESCRIPTION).
@@ -73,7 +73,7 @@ def _ops_descriptions() -> dict[str, tuple[str, dict[str, str]]]:
 def descriptions(schema: str, table: str, columns: Sequence[str], manifest: Path) -> tuple[str, dict[str, str]]:
     """(table description, column -> description for `columns`) of one published table; '' when unknown."""
     if schema == "ml":
-        from orchestration.ml_tables import ML_TABLES, ml_column_description
+        from orchestration.ml_assets.tables import ML_TABLES, ml_column_description
 
         text = ML_TABLES[table][1] if table in ML_TABLES else ""
         return text, {c: ml_column_description(table, c) or "" for c in columns}

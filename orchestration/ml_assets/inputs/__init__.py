@@ -11,8 +11,8 @@
 The SQL takes the run's logical date `$as_of` (never the clock) and, for the segment features, the RFM
 window `$rfm_window_days` (NULL = the full history; `ml.rfm_window_days` of crm.yml). No value is ever
 formatted into it: the only generated SQL is the list of behaviour-event outcome columns of
-`campaign_units.sql`, built from the contract's allow-list of event types (`orchestration.ml_settings.
-EVENT_OUTCOME_COLUMNS`: identifiers from the allow-list, the type values passed as parameters).
+`campaign_units.sql`, built from the contract's allow-list of event types (`orchestration.ml_assets.
+settings.EVENT_OUTCOME_COLUMNS`: identifiers from the allow-list, the type values passed as parameters).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.ml_settings import (
+from orchestration.ml_assets.settings import (
     ATTRIBUTE_COVARIATES,
     DEFAULT_COVARIATES,
     DEFAULT_OUTCOMES,
     EVENT_OUTCOME_COLUMNS,
     PRE_PERIOD_COVARIATES,
+    MlSettings,
 )
 
 SQL_DIR = Path(__file__).resolve().parent
@@ -114,3 +115,22 @@ def campaign_units(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
     frame = con.execute(text, params).df()
     counts = list(EVENT_OUTCOME_COLUMNS.values())
     return frame.astype({c: "float64" for c in counts})
+
+
+def covariate_matrix(settings: MlSettings) -> dict:
+    """How the campaign models turn the configured covariates into a design matrix (`ml.covariates`):
+    categorical ones one-hot encoded (rarer than `covariate_min_frequency` grouped), a missing numeric value
+    (recency of a never-purchasing customer) imputed with a missing indicator."""
+    return {
+        "categorical": list(settings.categorical_covariates),
+        "min_frequency": settings.covariate_min_frequency,
+        "impute_missing": True,
+    }
+
+
+def campaign_model_inputs(units: pd.DataFrame, settings: MlSettings) -> pd.DataFrame:
+    """The columns of `units` the campaign models see (hashed into their ml.model_runs row): campaign_id,
+    customer_id, design, treated, the configured outcomes, then the configured covariates."""
+    return units[
+        ["campaign_id", "customer_id", "design", "treated", *settings.campaign_outcomes, *settings.campaign_covariates]
+    ]

@@ -15,7 +15,7 @@
 -- Outcomes, exactly as in marts.fct_campaign_members: conversion = at least one completed order of the
 --   same source customer with assigned_at <= order_date < assigned_at + attribution_days; revenue = their
 --   net amount; and per behaviour event type of the contract its count in the same window (`visits`,
---   `likes`, ...: the columns at the marker `event outcome columns` are built by orchestration/ml_inputs
+--   `likes`, ...: the columns at the marker `event outcome columns` are built by orchestration/ml_assets/inputs
 --   from the contract's allow-list of event types, each type passed as a parameter `$event_type_<i>`).
 -- Covariates (pre-assignment, over the full history before assigned_at, never capped):
 --   recency_days (days since the last completed order; NULL when none), frequency (completed orders),

@@ -13,7 +13,7 @@
 -- keep their own rate. The observed period starts at the customer's first record or at the start of the warehouse
 -- history (first order or event), whichever is later, so customers older than the history are not diluted.
 --
--- Model features (see orchestration/ml_inputs/__init__.py SEGMENT_FEATURES):
+-- Model features (see orchestration/ml_assets/inputs/__init__.py SEGMENT_FEATURES):
 --   revenue_per_year          net revenue of completed orders (shrunk rate)
 --   events_per_year           behaviour events: visits, likes, carts, searches, shares (shrunk rate)
 --   social_per_year           likes and shares (shrunk rate)

@@ -1,7 +1,8 @@
 """The ML stage's tables: names, grains and descriptions (a fixed allow-list, also used as SQL identifiers),
-and the column types of ml.campaign_effects. Plain constants, so the Dagster definitions can describe the
-ML assets without importing scikit-learn (orchestration/ml_build.py, which computes them, is imported only
-when the ML step runs)."""
+the output family each belongs to (one Dagster asset per family, orchestration/ml_assets/assets.py), and the
+column types of ml.campaign_effects. Plain constants, so the Dagster definitions and the publish can describe
+the ML assets without importing scikit-learn (the modules that compute them are imported only when an ML
+asset runs)."""
 
 STORE_SCHEMA = "ml_store"  # private: not in PUBLISHED_SCHEMAS
 
@@ -49,6 +50,15 @@ ML_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         "Qini / cumulative-gain curve points of the out-of-fold uplift scores per randomised campaign.",
     ),
 }
+
+# output family -> its tables: one Dagster asset per family, so one can fail or be re-run alone. Every family
+# records its model runs in STORE_SCHEMA.model_runs; the `ml/model_runs` asset publishes that history.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "segments": ("customer_segments", "segment_profiles", "segment_rules"),
+    "campaign_effects": ("campaign_effects",),
+    "uplift": ("customer_uplift", "uplift_curves"),
+}
+assert sorted(t for tables in FAMILIES.values() for t in tables) == sorted(set(ML_TABLES) - {"model_runs"})
 
 # Money is DECIMAL(18,2) in every published ml table (site currency): these columns are cast when the
 # tables are written. Statistical quantities stay DOUBLE, also when their unit is currency: the per-member
