@@ -122,7 +122,8 @@ def rerun(built_scale01: Built, tmp_path_factory) -> Rerun:
 # ------------------------------------------------------------------------------------------------
 def test_ml_assets_keys_group_and_schedule():
     """One asset per output family (segments, campaign effects, uplift) plus ml/model_runs after them; the
-    asset keys are the ml tables; each family depends only on the dbt models its input SQL reads."""
+    asset keys are the ml tables; each family depends only on its dbt input models (ml_inputs), whose lineage
+    from the manifest reaches the marts they read."""
     families = {"segments": ml_segments, "campaign_effects": ml_campaign_effects, "uplift": ml_uplift}
     for family, asset in families.items():
         assert set(asset.keys) == {ML_KEYS[name] for name in FAMILIES[family]}, family
@@ -130,17 +131,27 @@ def test_ml_assets_keys_group_and_schedule():
     assert set(ml_model_runs.keys) == {ML_KEYS["model_runs"]}
     assert {k for a in ML_ASSETS for k in a.keys} == set(ML_KEYS.values())
     assert {g for a in ML_ASSETS for g in a.group_names_by_key.values()} == {"ml"}
-    segment_deps = {k.to_user_string() for k in ml_segments.dependency_keys}
-    assert {"marts/dim_customers", "marts/customer_id_map", "marts/fct_orders"} <= segment_deps
-    assert "marts/fct_campaign_members" not in segment_deps, "segments do not wait for the campaign marts"
-    for asset in (ml_campaign_effects, ml_uplift):
-        assert {"marts/fct_campaign_members", "marts/dim_campaigns"} <= {k.to_user_string() for k in asset.dependency_keys}
+    # each family depends on its dbt input models only; what they read comes from dbt's lineage (the manifest)
+    deps = {name: {k.to_user_string() for k in asset.dependency_keys} for name, asset in families.items()}
+    assert deps["segments"] == {"ml_inputs/ml_input_settings", "ml_inputs/ml_segment_features"}
+    assert deps["campaign_effects"] == {"ml_inputs/ml_input_settings", "ml_inputs/ml_campaign_units",
+                                        "ml_inputs/ml_campaign_cost_population"}
+    assert deps["uplift"] == {"ml_inputs/ml_input_settings", "ml_inputs/ml_campaign_units"}
     assert set(ml_model_runs.dependency_keys) == set(ML_KEYS.values()) - {ML_KEYS["model_runs"]}
     assert ml_weekly_retrain_schedule.job_name == ml_retrain_job.name
     assert ml_retrain_job.config["ops"]["ml_segments"]["config"] == {"retrain": True}
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
+    upstream = {family: {k.to_user_string() for k in dg.AssetSelection.assets(*asset.keys).upstream().resolve(graph)}
+                for family, asset in families.items()}
+    assert {"marts/dim_customers", "marts/customer_id_map", "marts/fct_orders", "marts/fct_order_items",
+            "intermediate/int_customer_behavior_events", "intermediate/int_customer_as_of"} <= upstream["segments"]
+    assert "marts/fct_campaign_members" not in upstream["segments"], "segments do not wait for the campaign marts"
+    for family in ("campaign_effects", "uplift"):
+        assert {"marts/fct_campaign_members", "marts/dim_campaigns", "marts/fct_tickets",
+                "intermediate/int_customer_versions"} <= upstream[family], family
+    assert "ml_inputs/ml_campaign_cost_population" not in upstream["uplift"]
     rpt = graph.get(dg.AssetKey(["reports", "rpt_campaign"]))
     assert dg.AssetKey(["ml", "campaign_effects"]) in rpt.parent_keys
     assert not {ML_KEYS[name] for name in FAMILIES["segments"] + FAMILIES["uplift"]} & rpt.parent_keys

@@ -6,12 +6,17 @@ what the nightly run wrote (same input, same tables)."""
 
 import os
 from contextlib import contextmanager
+from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
 import pandas as pd
+import pytest
+from dagster_dbt import get_asset_key_for_model
 
 from orchestration.assets.resources import RunHooks, WarehouseResource
+from orchestration.errors import CrmWarehouseError
+from orchestration.ml_assets import inputs
 from orchestration.ml_assets.assets import ML_ASSETS, ML_KEYS, ml_campaign_effects, ml_model_runs
 from orchestration.ml_assets.tables import FAMILIES, ML_TABLES
 from tests.conftest import Built, copy_built
@@ -83,3 +88,68 @@ def test_a_failed_family_does_not_block_the_others_and_reruns_alone(built: Built
     for name in ML_TABLES:
         pd.testing.assert_frame_equal(again[name], nightly[name], check_exact=True, obj=f"ml.{name}")
 
+
+
+def test_ml_inputs_are_dbt_models_kept_in_the_work_file(built: Built):
+    """The ML input frames are the dbt models of schema ml_inputs, with the columns the readers select, built
+    for the run's as_of with the default (full-history) RFM window; they are not published. A family re-run
+    for another as_of, or after crm.yml changed the RFM window, fails and names what to rebuild."""
+    as_of = date.fromisoformat(max(p.name for p in built.landing.iterdir() if (p / "_manifest.json").is_file()))
+    with duckdb.connect(str(built.warehouse / "work" / "crm_work.duckdb"), read_only=True) as con:
+        columns = con.execute(
+            "SELECT table_name, list(column_name ORDER BY ordinal_position) FROM information_schema.columns "
+            "WHERE table_schema = 'ml_inputs' GROUP BY table_name"
+        ).fetchall()
+        assert dict(columns)["ml_campaign_units"] == list(inputs.UNIT_COLUMNS)
+        assert dict(columns)["ml_segment_features"] == list(inputs.SEGMENT_COLUMNS)
+        assert con.execute("SELECT as_of_date, rfm_window_days FROM ml_inputs.ml_input_settings").fetchall() == [
+            (as_of, None)]
+        units = inputs.campaign_units(con, as_of)
+        assert len(units) > 0 and not units.duplicated(["campaign_id", "customer_id"]).any()
+        with pytest.raises(CrmWarehouseError, match=rf"built for as_of {as_of}, this run is for {as_of + timedelta(1)}"):
+            inputs.campaign_units(con, as_of + timedelta(1))
+        with pytest.raises(CrmWarehouseError, match="RFM window of the full history, crm.yml ml.rfm_window_days says "
+                                                    "30 days: rebuild the dbt models"):
+            inputs.segment_features(con, as_of, 30)
+    with duckdb.connect(str(built.published), read_only=True) as con:
+        schemas = {s for (s,) in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
+    assert "ml" in schemas and "ml_inputs" not in schemas, schemas
+
+
+def test_rfm_window_of_crm_yml_reaches_the_dbt_input_model(built: Built, tmp_path):
+    """crm.yml `ml.rfm_window_days` reaches the dbt model ml_segment_features (the dbt asset exports it):
+    rebuilding the ML inputs and the segments with a 30-day window gives the RFM of the orders of those 30
+    days only, the other features unchanged."""
+    copy = copy_built(built, tmp_path)
+    (copy.landing / "crm.yml").write_text("ml:\n  rfm_window_days: 30\n", encoding="utf-8")
+    work = copy.warehouse / "work" / "crm_work.duckdb"
+    with duckdb.connect(str(work), read_only=True) as con:
+        before = con.execute("SELECT * FROM ml_inputs.ml_segment_features ORDER BY customer_id").df()
+    from orchestration.assets.dbt import crm_dbt_models, dbt_resource
+
+    resource = WarehouseResource(landing_dir=str(copy.landing), warehouse_dir=str(copy.warehouse),
+                                 lock_wait_seconds=0, record_run_outcome=False)
+    selection = [*(get_asset_key_for_model([crm_dbt_models], name) for name in inputs.FAMILY_INPUTS["segments"]),
+                 *(ML_KEYS[name] for name in FAMILIES["segments"])]
+    with _environment_restored():
+        result = dg.materialize([crm_dbt_models, *ML_ASSETS], selection=selection,
+                                resources={"warehouse": resource, "hooks": RunHooks(), "dbt": dbt_resource()})
+    assert result.success
+    with duckdb.connect(str(work), read_only=True) as con:
+        after = con.execute("SELECT * FROM ml_inputs.ml_segment_features ORDER BY customer_id").df()
+        window = con.execute("SELECT rfm_window_days FROM ml_inputs.ml_input_settings").fetchall()
+        expected = con.execute(
+            """SELECT m.master_customer_id AS customer_id, count(o.order_id) AS frequency
+               FROM marts.dim_customers m LEFT JOIN marts.fct_orders o
+                 ON o.master_customer_id = m.master_customer_id AND o.is_completed
+                AND o.order_date >= (SELECT as_of_date FROM ml_inputs.ml_input_settings) + INTERVAL 1 DAY - INTERVAL 30 DAY
+                AND o.order_date < (SELECT as_of_date FROM ml_inputs.ml_input_settings) + INTERVAL 1 DAY
+               GROUP BY ALL ORDER BY customer_id"""
+        ).df()
+        segments = con.execute("SELECT count(*) FROM ml.customer_segments").fetchall()[0][0]
+    assert window == [(30,)]
+    assert after["frequency"].tolist() == expected["frequency"].tolist()
+    assert (after["frequency"] <= before["frequency"]).all() and after["frequency"].sum() < before["frequency"].sum()
+    assert after["recency_days"].isna().sum() > before["recency_days"].isna().sum()
+    pd.testing.assert_frame_equal(after[inputs.SEGMENT_FEATURES], before[inputs.SEGMENT_FEATURES], check_exact=True)
+    assert segments == len(after)

@@ -184,16 +184,21 @@ AS_OF_ENV = "CRM_AS_OF"  # read by the dbt macro customer_as_of_literal() (macro
 
 
 CURRENCY_ENV = "CRM_SITE_CURRENCY"  # read by the dbt macro site_currency_literal() (macros/site_currency.sql)
+RFM_WINDOW_ENV = "CRM_ML_RFM_WINDOW_DAYS"  # read by the dbt macro ml_rfm_window_days() (macros/ml_inputs.sql)
 
 
 @contextmanager
 def dbt_as_of(as_of: date | None) -> Iterator[None]:
-    """CRM_AS_OF set to the run's logical date and CRM_SITE_CURRENCY to the site currency (crm.yml) while a
+    """CRM_AS_OF set to the run's logical date, CRM_SITE_CURRENCY to the site currency and
+    CRM_ML_RFM_WINDOW_DAYS to the segmentation's RFM window (crm.yml; unset = full history) while a
     dbt invocation is prepared (dagster-dbt copies os.environ into the dbt process when `cli()` is called),
     then restored. Environment variables, not `--vars`: dbt re-parses the whole project (~4 s more per
     invocation) whenever vars change, but only the files that read an environment variable when its value
     changes."""
-    values = {AS_OF_ENV: as_of.isoformat() if as_of else None, CURRENCY_ENV: load_site().currency}
+    site = load_site()
+    rfm_window = site.ml.rfm_window_days
+    values = {AS_OF_ENV: as_of.isoformat() if as_of else None, CURRENCY_ENV: site.currency,
+              RFM_WINDOW_ENV: str(rfm_window) if rfm_window else None}
     before = {name: os.environ.get(name) for name in values}
     for name, value in values.items():
         if value is None:

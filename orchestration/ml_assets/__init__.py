@@ -7,7 +7,7 @@ the top-level `ml/` package: no Dagster, no files):
 | `tables.py`   | the ml tables: names, grains, descriptions, families, column types (no scikit-learn)   |
 | `settings.py` | the `ml:` section of crm.yml, validated                                               |
 | `params.py`   | model parameters of the three families                                                |
-| `inputs/`     | SQL building the input frames from the marts at the run's as_of                       |
+| `inputs.py`   | reading the input frames: the dbt models of dbt_project/models/ml_inputs/ (the run's as_of) |
 | `segments.py`, `effects.py`, `uplift.py` | each family: input frames -> `ml/` models -> its tables      |
 | `store.py`    | writing a family's tables and run rows in one transaction; the run log -> ml.model_runs |
 

@@ -7,8 +7,10 @@
 | `ml_uplift`           | ml/customer_uplift, ml/uplift_curves                | `ml_assets/uplift.py`               |
 | `ml_model_runs`       | ml/model_runs (the run log of the three, published) | `ml_assets/store.py`                |
 
-Each family reads its dbt models through `ml_assets/inputs/*.sql` at the run's as_of and writes its tables
-and its model-run rows in one transaction; a failed family leaves the others' tables written (what reads
+Each family reads its input frame, a dbt model of `dbt_project/models/ml_inputs/` (schema ml_inputs, built by
+the dbt assets at the run's as_of), and depends on it through its dbt asset key (`ml_assets/inputs.py`
+FAMILY_INPUTS), so what the frame reads upstream is dbt's lineage; it writes its tables and its model-run
+rows in one transaction; a failed family leaves the others' tables written (what reads
 it, e.g. reports/rpt_campaign after ml/campaign_effects, and ml_model_runs and the publish after all three,
 is skipped). The weekly retrain job and schedule refit the segmentation. The modules that compute are
 imported when an asset runs, so loading the definitions does not import scikit-learn (~1.8 s per process).
@@ -25,38 +27,22 @@ from orchestration.assets.dbt import crm_dbt_models
 from orchestration.assets.ingest import resolve_as_of
 from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.jobs import WAREHOUSE_RUN_TAGS
+from orchestration.ml_assets.inputs import FAMILY_INPUTS, INPUT_SCHEMA
 from orchestration.ml_assets.tables import FAMILIES, ML_TABLES
 from orchestration.settings import connect_duckdb, load_ops_settings
 
 ML_GROUP = "ml"
 ML_KEYS = {name: dg.AssetKey([ML_GROUP, name]) for name in ML_TABLES}
 
-# dbt models each family's input SQL reads (asset keys come from the dbt manifest, not hand-written)
-SEGMENT_MODELS = ("customer_id_map", "dim_customers", "fct_orders", "fct_order_items", "int_customer_behavior_events")
-CAMPAIGN_MODELS = (
-    "customer_id_map",
-    "dim_customers",
-    "fct_orders",
-    "fct_tickets",
-    "dim_campaigns",
-    "fct_campaign_members",
-    "int_customer_behavior_events",
-    "int_customer_versions",
-)
-_READS = {
-    "segments": "marts.customer_id_map, dim_customers, fct_orders, fct_order_items; intermediate behaviour events "
-    "(orchestration/ml_assets/inputs/segment_features.sql)",
-    "campaign_effects": "marts.dim_campaigns, fct_campaign_members, fct_orders, fct_tickets, customer_id_map, "
-    "dim_customers; intermediate behaviour events and customer versions (orchestration/ml_assets/inputs/"
-    "campaign_units.sql, campaign_cost_population.sql)",
-    "uplift": "the randomised campaigns' units of orchestration/ml_assets/inputs/campaign_units.sql (marts.dim_"
-    "campaigns, fct_campaign_members, fct_orders, fct_tickets, customer_id_map, dim_customers; intermediate "
-    "behaviour events and customer versions)",
-}
+
+def _input_keys(family: str) -> list[dg.AssetKey]:
+    """The dbt asset keys of the family's input models (from the dbt manifest, never hand-written)."""
+    return [get_asset_key_for_model([crm_dbt_models], name) for name in FAMILY_INPUTS[family]]
 
 
-def _model_keys(models: tuple[str, ...]) -> list[dg.AssetKey]:
-    return [get_asset_key_for_model([crm_dbt_models], name) for name in models]
+def _reads(family: str) -> str:
+    models = ", ".join(f"{INPUT_SCHEMA}.{name}" for name in FAMILY_INPUTS[family])
+    return f"{models} (dbt models of dbt_project/models/ml_inputs/; what they read: dbt's lineage)"
 
 
 class MlConfig(dg.Config):
@@ -70,7 +56,7 @@ def _specs(family: str, deps: list[dg.AssetKey]) -> list[dg.AssetSpec]:
     specs = []
     for name in FAMILIES[family]:
         keys, what = ML_TABLES[name]
-        description = (f"{what} Reads: {_READS[family]} at the run's as_of. Writes: ml.{name} in the work file, "
+        description = (f"{what} Reads: {_reads(family)} at the run's as_of. Writes: ml.{name} in the work file, "
                        f"sorted by {', '.join(keys)}; published with schema ml.")
         specs.append(dg.AssetSpec(ML_KEYS[name], group_name=ML_GROUP, deps=deps, description=description,
                                   kinds={"duckdb", "scikitlearn"}))
@@ -107,10 +93,10 @@ def _results(family: str, counts: dict[str, int], as_of: date, meta: dict, extra
         yield dg.MaterializeResult(asset_key=ML_KEYS[name], metadata=metadata)
 
 
-@dg.multi_asset(name="ml_segments", specs=_specs("segments", _model_keys(SEGMENT_MODELS)))
+@dg.multi_asset(name="ml_segments", specs=_specs("segments", _input_keys("segments")))
 def ml_segments(context: dg.AssetExecutionContext, config: MlConfig, warehouse: WarehouseResource, hooks: RunHooks):
-    """Reads the segment features (marts customer_id_map, dim_customers, fct_orders, fct_order_items;
-    intermediate behaviour events) at the run's as_of; writes ml.customer_segments (master customer),
+    """Reads the segment features (dbt model ml_inputs.ml_segment_features; grain: master customer) at the
+    run's as_of; writes ml.customer_segments (master customer),
     ml.segment_profiles (cluster x feature), ml.segment_rules (cluster x rule), their model-run row and the
     model store (ml_store.segment_models, segment_labels) in one transaction. Nightly: scores with the saved
     model; `retrain: true` (weekly schedule) or a missing/unusable saved model: refits it, matching new
@@ -130,10 +116,11 @@ def ml_segments(context: dg.AssetExecutionContext, config: MlConfig, warehouse: 
     yield from _results("segments", counts, as_of, meta, sizes)
 
 
-@dg.multi_asset(name="ml_campaign_effects", specs=_specs("campaign_effects", _model_keys(CAMPAIGN_MODELS)))
+@dg.multi_asset(name="ml_campaign_effects", specs=_specs("campaign_effects", _input_keys("campaign_effects")))
 def ml_campaign_effects(context: dg.AssetExecutionContext, warehouse: WarehouseResource, hooks: RunHooks):
-    """Reads the campaign units (one row per campaign and unit: treatment, outcomes in the attribution
-    window, pre-assignment covariates) and each campaign's paid-for treatment members at the run's as_of;
+    """Reads the campaign units (dbt model ml_inputs.ml_campaign_units: one row per campaign and unit:
+    treatment, outcomes in the attribution window, pre-assignment covariates) and each campaign's paid-for
+    treatment members (ml_inputs.ml_campaign_cost_population) at the run's as_of;
     writes ml.campaign_effects (campaign x outcome x method) and its model-run row in one transaction."""
     from orchestration.ml_assets.effects import build_campaign_effects  # statsmodels, scikit-learn
 
@@ -144,9 +131,9 @@ def ml_campaign_effects(context: dg.AssetExecutionContext, warehouse: WarehouseR
     yield from _results("campaign_effects", counts, as_of, meta)
 
 
-@dg.multi_asset(name="ml_uplift", specs=_specs("uplift", _model_keys(CAMPAIGN_MODELS)))
+@dg.multi_asset(name="ml_uplift", specs=_specs("uplift", _input_keys("uplift")))
 def ml_uplift(context: dg.AssetExecutionContext, warehouse: WarehouseResource, hooks: RunHooks):
-    """Reads the campaign units of the randomised campaigns at the run's as_of; writes ml.customer_uplift
+    """Reads the campaign units of the randomised campaigns (ml_inputs.ml_campaign_units) at the run's as_of; writes ml.customer_uplift
     (randomised campaign x member), ml.uplift_curves (randomised campaign x Qini curve point) and their
     model-run row in one transaction."""
     from orchestration.ml_assets.uplift import build_uplift  # scikit-learn: imported when the step runs

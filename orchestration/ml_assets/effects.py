@@ -1,5 +1,6 @@
 """Campaign effects family: ml.campaign_effects (campaign x outcome x method, one primary estimate per pair)
-and its ml.model_runs row, from the campaign units of `inputs/campaign_units.sql` (`ml.effects`).
+and its ml.model_runs row, from the campaign units of the dbt model ml_inputs.ml_campaign_units (read by
+`inputs.py`; models: `ml.effects`).
 
 Imported only when the `ml_campaign_effects` asset runs (it imports scikit-learn and statsmodels).
 """

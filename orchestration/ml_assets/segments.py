@@ -1,6 +1,6 @@
 """Segments family: ml.customer_segments (master customer), ml.segment_profiles (cluster x feature),
 ml.segment_rules (cluster x leaf of the explanation tree) and their ml.model_runs row, from the features of
-`inputs/segment_features.sql` (`ml.segmentation`, `ml.explain`).
+the dbt model ml_inputs.ml_segment_features (`inputs.py`; `ml.segmentation`, `ml.explain`).
 
 Model stability: the fitted segmentation model is kept in the private schema `ml_store` of the work file
 (`ml_store.segment_models`, a BLOB per training run; never published: unpickling runs code), with the

@@ -13,7 +13,7 @@ ml:
   its attribution window. An event outcome may be written as the type (`visit`) or as its column name
   (`visits`); it is stored as the column name (`visits`), which is also the `outcome` of
   ml.campaign_effects. The first outcome is not special: rpt_campaign reads `conversion` and `revenue`.
-* `campaign_covariates`: pre-assignment features of `orchestration/ml_assets/inputs/campaign_units.sql`
+* `campaign_covariates`: pre-assignment features of the dbt model `ml_inputs.ml_campaign_units`
   (`PRE_PERIOD_COVARIATES`, measured strictly before each unit's assigned_at) and customer attributes
   recorded at sign-up (`ATTRIBUTE_COVARIATES`, from marts.dim_customers; categorical ones are one-hot
   encoded). Lifetime measures of dim_customers (status, order counts, lifetime value, churn) are not
@@ -43,7 +43,7 @@ EVENT_OUTCOME_COLUMNS: dict[str, str] = {
 BASE_OUTCOMES = ("conversion", "revenue")
 OUTCOMES: tuple[str, ...] = (*BASE_OUTCOMES, *EVENT_OUTCOME_COLUMNS.values())
 
-#: numeric pre-assignment features of campaign_units.sql (measured strictly before assigned_at)
+#: numeric pre-assignment features of ml_inputs.ml_campaign_units (measured strictly before assigned_at)
 PRE_PERIOD_COVARIATES = (
     "recency_days",
     "frequency",

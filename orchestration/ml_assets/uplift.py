@@ -1,6 +1,6 @@
 """Uplift family: ml.customer_uplift (randomised campaign x member: out-of-fold uplift score, decile, fold),
 ml.uplift_curves (randomised campaign x Qini curve point) and their ml.model_runs row, from the randomised
-campaigns' units of `inputs/campaign_units.sql` (`ml.uplift`, `ml.qini`).
+campaigns' units of the dbt model ml_inputs.ml_campaign_units (`inputs.py`; `ml.uplift`, `ml.qini`).
 
 Imported only when the `ml_uplift` asset runs (it imports scikit-learn).
 """

@@ -12,6 +12,8 @@
 -- revenue of the orders.
 -- Orders are read from the current order tables at every build, so an order arriving in a later extract
 -- updates the outcome of members assigned earlier.
+-- The window is the macro campaign_window_end / in_campaign_window (macros/campaign_window.sql), shared
+-- with the ML input ml_inputs.ml_campaign_units.
 -- Grain: one row per campaign_id, customer_id (source customer id; current, non-deleted members).
 with
 
@@ -66,7 +68,7 @@ windowed as (
         members.responded_at,
         members.updated_at,
         campaigns.attribution_days,
-        {{ dbt.dateadd('day', 'campaigns.attribution_days', 'members.assigned_at') }} as attribution_window_end
+        {{ campaign_window_end('members.assigned_at', 'campaigns.attribution_days') }} as attribution_window_end
     from members
     left join campaigns
         on members.campaign_id = campaigns.campaign_id
@@ -83,8 +85,7 @@ window_outcome as (
     from windowed
     inner join completed_orders
         on windowed.customer_id = completed_orders.customer_id
-        and completed_orders.order_date >= windowed.assigned_at
-        and completed_orders.order_date < windowed.attribution_window_end
+        and {{ in_campaign_window('completed_orders.order_date', 'windowed.assigned_at', 'windowed.attribution_window_end') }}
     group by windowed.campaign_id, windowed.customer_id
 
 ),
@@ -112,8 +113,7 @@ order_touches as (
     from completed_orders
     inner join touches
         on completed_orders.customer_id = touches.customer_id
-        and completed_orders.order_date >= touches.assigned_at
-        and completed_orders.order_date < touches.attribution_window_end
+        and {{ in_campaign_window('completed_orders.order_date', 'touches.assigned_at', 'touches.attribution_window_end') }}
 
 ),
 

@@ -1,7 +1,10 @@
+{{ config(schema='ml_inputs', materialized='table') }}
+{%- set event_types = contract_codes('behavior_events', 'event_type') %}
 -- Campaign-effect input: one row per campaign and unit (a source customer), with the treatment, the
 -- outcomes in the attribution window and covariates measured strictly BEFORE the unit's assigned_at.
--- Parameter: $as_of (DATE): only units whose attribution window has closed by as_of + 1 day count, and
--- only orders / events / tickets before that moment are read.
+-- Grain: one row per campaign_id, customer_id (the unit: a source customer).
+-- Parameter (ml_input_settings): as_of: only units whose attribution window has closed by as_of + 1 day
+-- count, and only orders / events / tickets before that moment are read.
 --
 -- Units (the same grain as marts.fct_campaign_members: the SOURCE customer, whose own orders define the
 -- outcome):
@@ -15,8 +18,9 @@
 -- Outcomes, exactly as in marts.fct_campaign_members: conversion = at least one completed order of the
 --   same source customer with assigned_at <= order_date < assigned_at + attribution_days; revenue = their
 --   net amount; and per behaviour event type of the contract its count in the same window (`visits`,
---   `likes`, ...: the columns at the marker `event outcome columns` are built by orchestration/ml_assets/inputs
---   from the contract's allow-list of event types, each type passed as a parameter `$event_type_<i>`).
+--   `likes`, ...: one column per code of contract_codes('behavior_events', 'event_type'), named by
+--   ml_event_outcome_column()). The window is the macro campaign_window_end / in_campaign_window, the one
+--   fct_campaign_members uses.
 -- Covariates (pre-assignment, over the full history before assigned_at, never capped):
 --   recency_days (days since the last completed order; NULL when none), frequency (completed orders),
 --   monetary (their net revenue), visits_90d / events_90d (visit / all behaviour events in the 90 days
@@ -27,21 +31,22 @@ with
 
 params as (
 
-    select cast($as_of as date) + interval 1 day as cutoff
+    select as_of_date + interval 1 day as cutoff
+    from {{ ref('ml_input_settings') }}
 
 ),
 
 campaigns as (
 
     select campaign_id, design, attribution_days, start_date
-    from marts.dim_campaigns
+    from {{ ref('dim_campaigns') }}
 
 ),
 
 all_members as (
 
     select campaign_id, customer_id, assigned_at, attribution_window_end
-    from marts.fct_campaign_members
+    from {{ ref('fct_campaign_members') }}
 
 ),
 
@@ -56,7 +61,7 @@ members as (
         m.attribution_window_end,
         m.converted as conversion,
         m.revenue
-    from marts.fct_campaign_members as m
+    from {{ ref('fct_campaign_members') }} as m
     cross join params
     where m.attribution_window_end <= params.cutoff
 
@@ -66,7 +71,7 @@ completed_orders as (
 
     -- DECIMAL money: sums stay exact (a DOUBLE sum depends on the order of parallel aggregation)
     select o.customer_id, o.order_date, o.net_revenue
-    from marts.fct_orders as o
+    from {{ ref('fct_orders') }} as o
     cross join params
     where o.is_completed and o.order_date < params.cutoff
 
@@ -75,7 +80,7 @@ completed_orders as (
 behaviour_events as (
 
     select e.customer_id, e.event_type, e.occurred_at
-    from intermediate.int_customer_behavior_events as e
+    from {{ ref('int_customer_behavior_events') }} as e
     cross join params
     where not e.is_deleted and e.occurred_at < params.cutoff
 
@@ -84,7 +89,7 @@ behaviour_events as (
 source_customers as (
 
     select customer_id, min(created_at) as created_at
-    from intermediate.int_customer_versions
+    from {{ ref('int_customer_versions') }}
     group by customer_id
 
 ),
@@ -103,18 +108,29 @@ targeted as (
 
 ),
 
+targeted_windows as (
+
+    select
+        campaign_id,
+        start_date,
+        assigned_at,
+        {{ campaign_window_end('assigned_at', 'attribution_days') }} as attribution_window_end
+    from targeted
+
+),
+
 comparison_candidates as (
 
     select
-        targeted.campaign_id,
+        targeted_windows.campaign_id,
         source_customers.customer_id,
-        targeted.assigned_at,
-        targeted.assigned_at + to_days(targeted.attribution_days) as attribution_window_end
-    from targeted
+        targeted_windows.assigned_at,
+        targeted_windows.attribution_window_end
+    from targeted_windows
     inner join source_customers
-        on source_customers.created_at < cast(targeted.start_date as timestamp) - interval 1 day
+        on source_customers.created_at < cast(targeted_windows.start_date as timestamp) - interval 1 day
     cross join params
-    where targeted.assigned_at + to_days(targeted.attribution_days) <= params.cutoff
+    where targeted_windows.attribution_window_end <= params.cutoff
 
 ),
 
@@ -128,7 +144,7 @@ comparison as (
         c.assigned_at,
         c.attribution_window_end
     from comparison_candidates as c
-    inner join marts.customer_id_map as id_map on c.customer_id = id_map.customer_id
+    inner join {{ ref('customer_id_map') }} as id_map on c.customer_id = id_map.customer_id
     where not exists (
         select 1
         from all_members as m
@@ -149,8 +165,8 @@ comparison_outcomes as (
     from comparison
     left join completed_orders
         on completed_orders.customer_id = comparison.customer_id
-        and completed_orders.order_date >= comparison.assigned_at
-        and completed_orders.order_date < comparison.attribution_window_end
+        and {{ in_campaign_window('completed_orders.order_date', 'comparison.assigned_at',
+                                  'comparison.attribution_window_end') }}
     group by comparison.campaign_id, comparison.customer_id
 
 ),
@@ -215,7 +231,7 @@ prior_tickets as (
         units.customer_id,
         count(t.opened_at) as tickets_365d
     from units
-    left join marts.fct_tickets as t
+    left join {{ ref('fct_tickets') }} as t
         on t.customer_id = units.customer_id
         and t.opened_at < units.assigned_at
         and t.opened_at >= units.assigned_at - interval 365 day
@@ -229,13 +245,17 @@ window_events as (
     select
         units.campaign_id,
         units.customer_id,
-        /* event outcome columns */
+        {% for event_type in event_types -%}
+        count(behaviour_events.occurred_at) filter (
+            where behaviour_events.event_type = {{ sql_string_literal(event_type) }}
+        ) as {{ ml_event_outcome_column(event_type) }},
+        {% endfor -%}
         count(behaviour_events.occurred_at) as window_events
     from units
     left join behaviour_events
         on behaviour_events.customer_id = units.customer_id
-        and behaviour_events.occurred_at >= units.assigned_at
-        and behaviour_events.occurred_at < units.attribution_window_end
+        and {{ in_campaign_window('behaviour_events.occurred_at', 'units.assigned_at',
+                                  'units.attribution_window_end') }}
     group by units.campaign_id, units.customer_id
 
 ),
@@ -244,7 +264,7 @@ attributes as (
 
     select
         master_customer_id, gender, age_band, occupation, city, region, country, customer_type, source
-    from marts.dim_customers
+    from {{ ref('dim_customers') }}
 
 )
 
@@ -272,7 +292,9 @@ select
     attributes.country,
     attributes.customer_type,
     attributes.source,
-    window_events.* exclude (campaign_id, customer_id, window_events)
+    {% for event_type in event_types -%}
+    window_events.{{ ml_event_outcome_column(event_type) }}{% if not loop.last %},{% endif %}
+    {% endfor -%}
 from units
 inner join campaigns on units.campaign_id = campaigns.campaign_id
 inner join prior_orders
@@ -286,4 +308,3 @@ inner join window_events
 left join source_customers on units.customer_id = source_customers.customer_id
 left join attributes on units.master_customer_id = attributes.master_customer_id
 where campaigns.design = 'randomised' or prior_orders.frequency + prior_events.events > 0
-order by units.campaign_id, units.customer_id

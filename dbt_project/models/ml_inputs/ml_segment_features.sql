@@ -1,7 +1,9 @@
+{{ config(schema='ml_inputs', materialized='table') }}
 -- Segmentation features: one row per master customer (marts.dim_customers), measured at the run's as_of.
--- Parameters: $as_of (DATE, the run's logical date); everything strictly before as_of + 1 day counts.
---   $rfm_window_days (INTEGER or NULL): the RFM inputs look back this many days; NULL = the full history
---   (crm.yml `ml.rfm_window_days`).
+-- Grain: one row per master customer (customer_id = master_customer_id of dim_customers).
+-- Parameters (ml_input_settings): as_of (the run's logical date); everything strictly before as_of + 1 day
+--   counts. rfm_window_days (INTEGER or NULL): the RFM inputs look back this many days; NULL = the full
+--   history (crm.yml `ml.rfm_window_days`).
 --
 -- Behaviour comes from the marts (completed orders and their lines) and from the behaviour events
 -- of intermediate.int_customer_behavior_events (purchase events are left out: they duplicate web/app
@@ -13,7 +15,7 @@
 -- keep their own rate. The observed period starts at the customer's first record or at the start of the warehouse
 -- history (first order or event), whichever is later, so customers older than the history are not diluted.
 --
--- Model features (see orchestration/ml_assets/inputs/__init__.py SEGMENT_FEATURES):
+-- Model features (orchestration/ml_assets/inputs.py SEGMENT_FEATURES):
 --   revenue_per_year          net revenue of completed orders (shrunk rate)
 --   events_per_year           behaviour events: visits, likes, carts, searches, shares (shrunk rate)
 --   social_per_year           likes and shares (shrunk rate)
@@ -38,23 +40,24 @@ with
 params as (
 
     select
-        cast($as_of as date) + interval 1 day as cutoff,
+        settings.as_of_date + interval 1 day as cutoff,
         365.0 as prior_days,
         3.0 as prior_lines,
         120 as trend_days,
-        cast($rfm_window_days as integer) as rfm_window_days
+        settings.rfm_window_days
+    from {{ ref('ml_input_settings') }} as settings
 
 ),
 
 id_map as (
 
-    select customer_id, master_customer_id from marts.customer_id_map
+    select customer_id, master_customer_id from {{ ref('customer_id_map') }}
 
 ),
 
 customers as (
 
-    select master_customer_id, first_created_at from marts.dim_customers
+    select master_customer_id, first_created_at from {{ ref('dim_customers') }}
 
 ),
 
@@ -64,7 +67,7 @@ events as (
         id_map.master_customer_id,
         e.event_type,
         e.occurred_at
-    from intermediate.int_customer_behavior_events as e
+    from {{ ref('int_customer_behavior_events') }} as e
     inner join id_map on e.customer_id = id_map.customer_id
     cross join params
     where not e.is_deleted
@@ -80,7 +83,7 @@ lines as (
         i.order_id,
         i.order_date,
         i.discount
-    from marts.fct_order_items as i
+    from {{ ref('fct_order_items') }} as i
     cross join params
     where i.order_status = 'completed' and i.order_date < params.cutoff
 
@@ -92,7 +95,7 @@ orders as (
         o.master_customer_id,
         o.order_date,
         o.net_revenue  -- DECIMAL: sums stay exact, so parallel aggregation cannot change the last bit
-    from marts.fct_orders as o
+    from {{ ref('fct_orders') }} as o
     cross join params
     where o.is_completed and o.order_date < params.cutoff
 
@@ -235,4 +238,3 @@ select
 from exposure as e
 cross join population as pop
 cross join params as p
-order by customer_id
