@@ -27,6 +27,18 @@ from orchestration.settings import Settings, require_pii_key
 class RunOutcome:
     run_id: str
     log_file: Path
+    warnings: tuple[str, ...] = ()  # what the on-call person should see on the console (schema drift)
+
+
+def _schema_warnings(result: dg.ExecuteInProcessResult) -> tuple[str, ...]:
+    """The ingest step's schema warnings (extra columns kept, optional columns missing), one per file."""
+    from orchestration.assets.ingest import SCHEMA_WARNINGS
+
+    lines: list[str] = []
+    for event in result.asset_materializations_for_node("raw_extracts"):
+        value = event.metadata.get(SCHEMA_WARNINGS)
+        lines.extend(value.value if value is not None else [])
+    return tuple(lines)
 
 
 @contextmanager
@@ -136,4 +148,4 @@ def _execute(
         rolled_back = nights.rollback(settings.raw_root)  # days this run loaded that never passed the gates
         note = f"; {nights.rollback_note(rolled_back)}" if rolled_back else ""
         raise CrmWarehouseError(_failure_message(result) + note + where)
-    return RunOutcome(result.run_id, log_file)
+    return RunOutcome(result.run_id, log_file, _schema_warnings(result))

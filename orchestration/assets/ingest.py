@@ -16,6 +16,7 @@ from orchestration.site_scope import write_module_status
 
 INGEST_GROUP = "ingest"
 RAW_KEYS = {e.name: dg.AssetKey(["raw", e.name]) for e in contract.ENTITIES}
+SCHEMA_WARNINGS = "schema_warnings"  # raw asset metadata: one line per file whose columns differ from the contract
 OPS_LOAD_KEYS = {t: dg.AssetKey(["ops", t]) for t in ("quarantine", "data_issues", "load_audit", "module_status")}
 
 
@@ -77,6 +78,9 @@ def raw_extracts(
     )
     for name, key in RAW_KEYS.items():
         files = [r for r in summary.loaded if r.entity == name]
+        schema_warnings = [line for r in files for line in r.schema_warnings()]
+        for line in schema_warnings:  # extra columns kept in extra_fields, optional columns missing
+            context.log.warning(line)
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
@@ -85,6 +89,7 @@ def raw_extracts(
                 "rows_in_files": sum(r.rows_in_file for r in files),
                 "rows_accepted": sum(r.rows_accepted for r in files),
                 "rows_quarantined": sum(r.rows_quarantined for r in files),
+                SCHEMA_WARNINGS: dg.MetadataValue.json(schema_warnings),
             },
         )
 

@@ -44,6 +44,19 @@ class FileResult:
     rows_accepted: int
     rows_quarantined: int
     skipped: bool = False
+    extra_columns: tuple[str, ...] = ()  # kept in the raw column extra_fields
+    missing_columns: tuple[str, ...] = ()  # optional contract columns the file lacks (loaded as NULL)
+
+    def schema_warnings(self) -> list[str]:
+        """One line per schema difference of this file from the contract (the CLI prints them)."""
+        lines = []
+        if self.extra_columns:
+            lines.append(f"{self.file}: column(s) not in the contract kept in {self.entity}.extra_fields: "
+                         f"{', '.join(self.extra_columns)}")
+        if self.missing_columns:
+            lines.append(f"{self.file}: optional column(s) missing from the header, loaded as NULL: "
+                         f"{', '.join(self.missing_columns)}")
+        return lines
 
 
 @dataclass
@@ -130,7 +143,7 @@ def _load_file(
         "_source_line, CAST($loaded_at AS TIMESTAMP) AS _loaded_at"
     )
     lparams = {"extract_date": f.extract_date, "source_file": f.relative_name, "loaded_at": loaded_at}
-    cleaned_query = f"SELECT {', '.join(cleaned_cols)}, {lineage} FROM checked_rows"
+    cleaned_query = f"SELECT {', '.join(cleaned_cols)}, {parse.EXTRA_FIELDS}, {lineage} FROM checked_rows"
 
     q = {**fparams, **lparams}
     execute(con, f"CREATE OR REPLACE TEMP TABLE accepted_rows AS {cleaned_query} WHERE _reason IS NULL", q)
@@ -196,18 +209,22 @@ def _load_file(
                CAST($source_file AS VARCHAR) AS file, CAST($sha AS VARCHAR) AS sha256,
                CAST($encoding AS VARCHAR) AS encoding, CAST($records AS BIGINT) AS rows_in_file,
                CAST($accepted AS BIGINT) AS rows_accepted, CAST($quarantined AS BIGINT) AS rows_quarantined_at_load,
-               CAST($extra AS VARCHAR[]) AS extra_columns, CAST($loaded_at AS TIMESTAMP) AS loaded_at
+               CAST($extra AS VARCHAR[]) AS extra_columns, CAST($missing AS VARCHAR[]) AS missing_columns,
+               CAST($loaded_at AS TIMESTAMP) AS loaded_at
         """,
         {
             "extract_date": f.extract_date, "entity": ent.name, "source_file": f.relative_name,
             "sha": prepared.sha256, "encoding": f.encoding, "records": parsed.records, "accepted": accepted,
-            "quarantined": quarantined, "extra": list(parsed.extra_columns), "loaded_at": loaded_at,
+            "quarantined": quarantined, "extra": list(parsed.extra_columns),
+            "missing": list(parsed.missing_columns), "loaded_at": loaded_at,
         },
         zone.meta("audit", ent.name, f.extract_date),
     )
-    if parsed.extra_columns:
-        log.warning("%s: extra columns not in the contract were ignored: %s", display, ", ".join(parsed.extra_columns))
-    return FileResult(f.extract_date, ent.name, f.relative_name, parsed.records, accepted, quarantined)
+    result = FileResult(f.extract_date, ent.name, f.relative_name, parsed.records, accepted, quarantined,
+                        extra_columns=parsed.extra_columns, missing_columns=parsed.missing_columns)
+    for line in result.schema_warnings():
+        log.warning("%s", line)
+    return result
 
 
 def _preflight(

@@ -28,14 +28,15 @@ EMPTY_AUDIT = """
     SELECT NULL::DATE AS extract_date, NULL::VARCHAR AS entity, NULL::VARCHAR AS file, NULL::VARCHAR AS sha256,
            NULL::VARCHAR AS encoding, NULL::BIGINT AS rows_in_file, NULL::BIGINT AS rows_accepted,
            NULL::BIGINT AS rows_quarantined_at_load, NULL::VARCHAR[] AS extra_columns,
-           NULL::TIMESTAMP AS loaded_at WHERE false
+           NULL::VARCHAR[] AS missing_columns, NULL::TIMESTAMP AS loaded_at WHERE false
 """
 
 
 def _source(files: list[Path], empty_sql: str, name: str) -> tuple[str, dict]:
     if not files:
         return empty_sql, {}
-    return f"SELECT * EXCLUDE (_batch) FROM read_parquet(${name}, hive_partitioning = true)", {
+    # union_by_name: files written before a column was added (e.g. audit.missing_columns) read it as NULL
+    return f"SELECT * EXCLUDE (_batch) FROM read_parquet(${name}, hive_partitioning = true, union_by_name = true)", {
         name: [str(f) for f in files]
     }
 
@@ -46,6 +47,8 @@ def rebuild_ops_tables(con: duckdb.DuckDBPyConnection, raw_root: Path) -> dict[s
     q_sql, q_params = _source(sorted(meta.glob("quarantine/*/*.parquet")), EMPTY_QUARANTINE, "q_files")
     i_sql, i_params = _source(sorted(meta.glob("data_issues/*/*.parquet")), EMPTY_ISSUES, "i_files")
     a_sql, a_params = _source(sorted(meta.glob("audit/*/*.parquet")), EMPTY_AUDIT, "a_files")
+    if a_params:  # audit files of older loaders lack later columns (missing_columns): NULL for them
+        a_sql = f"({EMPTY_AUDIT}) UNION ALL BY NAME ({a_sql})"
     release_files = sorted(meta.glob("releases/*.parquet"))
     r_sql = (
         "SELECT * FROM read_parquet($r_files)" if release_files else EMPTY_RELEASES
@@ -76,7 +79,7 @@ def rebuild_ops_tables(con: duckdb.DuckDBPyConnection, raw_root: Path) -> dict[s
         SELECT a.extract_date, a.entity, a.file, a.sha256, a.encoding, a.rows_in_file,
                a.rows_accepted + coalesce(r.n, 0) AS rows_loaded,
                a.rows_quarantined_at_load - coalesce(r.n, 0) AS rows_quarantined,
-               coalesce(r.n, 0) AS rows_released, a.extra_columns, a.loaded_at
+               coalesce(r.n, 0) AS rows_released, a.extra_columns, a.missing_columns, a.loaded_at
         FROM a LEFT JOIN released r USING (entity, file)
         ORDER BY a.extract_date, a.entity
         """,
@@ -135,7 +138,9 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
             "rows_loaded": "rows accepted into the raw zone, including rows released later (count)",
             "rows_quarantined": "rows still in ops.quarantine (count)",
             "rows_released": "rows first quarantined, then released by a later correction (count)",
-            "extra_columns": "columns in the file that the extract contract does not know (ignored), as a list",
+            "extra_columns": "columns in the file that the extract contract does not know, as a list; their values "
+                             "are kept in the raw column extra_fields (a map name -> text) and reach staging",
+            "missing_columns": "optional contract columns the file's header lacks, as a list; loaded as NULL",
             "loaded_at": "when the loader read the file: wall clock of the warehouse machine in UTC "
                          "(TIMESTAMP without time zone, UTC)",
         },

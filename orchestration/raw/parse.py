@@ -1,7 +1,10 @@
 """Parse one extract file with DuckDB `read_csv` (explicit types, `store_rejects`).
 
 Columns are matched by header name: the header is read first, each known column gets its contract type
-and unknown extra columns are read as text (reported, not loaded). Rows DuckDB cannot parse land in its
+and unknown extra columns are read as text and kept, as a map column name -> text value, in the raw column
+`extra_fields` (schema evolution: reported in ops.load_audit and on the console, reachable in staging; a
+site may promote one to a typed mart column, see docs/sites.md). Contract columns a file lacks (optional
+ones only: a missing required column refuses the file) load as NULL and are reported. Rows DuckDB cannot parse land in its
 reject table with their record number; accepted rows get their record number as the complement of the
 rejected ones (DuckDB keeps insertion order, and both count records, header = 1).
 """
@@ -27,7 +30,11 @@ class ParseResult:
     records: int  # data records in the file (accepted + rejected by the parser)
     accepted: int
     rejected: int
-    extra_columns: tuple[str, ...]
+    extra_columns: tuple[str, ...]  # header columns the contract does not know, in header order
+    missing_columns: tuple[str, ...] = ()  # optional contract columns the header lacks (loaded as NULL)
+
+
+EXTRA_FIELDS = "extra_fields"  # raw column: MAP(VARCHAR, VARCHAR) of the extra columns, NULL when none
 
 
 def header_columns(prepared: PreparedFile, ent: contract.Entity, display_name: str) -> list[str]:
@@ -86,9 +93,16 @@ def parse_file(
     records = accepted + rejected
     present = [c for c in ent.column_names if c in types]
     absent = [c for c in ent.column_names if c not in types]  # optional columns not delivered
+    extra = tuple(n for n in names if n not in known)
     select_cols = [quote(ent, c) for c in present] + [
         f"CAST(NULL AS {ent.column(c).type}) AS {quote(ent, c)}" for c in absent
     ]
+    # The extra columns' names come from the file: they are bound as a parameter and selected with
+    # COLUMNS(lambda), never written into the SQL (csv_raw holds them in header order, like `extra`).
+    select_cols.append(
+        f"map(CAST($extra AS VARCHAR[]), list_value(*COLUMNS(lambda c: list_contains($extra, c)))) AS {EXTRA_FIELDS}"
+        if extra else f"NULL::MAP(VARCHAR, VARCHAR) AS {EXTRA_FIELDS}"
+    )
     con.execute(
         f"""
         CREATE TEMP TABLE {PARSED} AS
@@ -103,8 +117,7 @@ def parse_file(
         SELECT {", ".join(select_cols)}, accepted_lines.line::BIGINT AS _source_line
         FROM numbered_rows JOIN accepted_lines USING (ordinal)
         """,
-        {"records": records},
+        {"records": records, **({"extra": list(extra)} if extra else {})},
     )
     con.execute("DROP TABLE csv_raw")
-    extra = tuple(n for n in names if n not in known)
-    return ParseResult(records, accepted, rejected, extra)
+    return ParseResult(records, accepted, rejected, extra, tuple(absent))
