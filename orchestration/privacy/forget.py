@@ -7,7 +7,7 @@ API of the code that owns the place:
 |---|---|---|
 | who: the person's source customer ids (duplicates via the identity map), orders, emails | `person.py` | work file, `RawZone.row_files` |
 | never again: their keyed hashes on the forgotten list, before anything is erased | `suppress.py` | the raw loader's filter |
-| which values are forgotten (hashing each place's identifiers against the whole list) | `matching.py`, `targets.py` | — |
+| which values are forgotten (hashing each place's identifiers against the whole list) | `matching.py`, `targets.py` | `column_roles.py` (which columns are keys: dbt meta, the contract) |
 | 1. the published file `crm.duckdb` and every snapshot; 2. the Parquet exports | `published.py` | `serving/rewrite.py` (publishing's rules: brand-new read-only file, re-linked snapshots, `ops.publish_log` counts) |
 | 3. the raw zone: rows; quarantine, data issues, releases and audit counts reconciled | `raw_zone.py` | `RawZone.write`, `raw/accounting.py` |
 | 4. the work file: rows deleted, ops tables rebuilt, brand-new file | `work_file.py` | `raw/ops_tables.py`, `serving/rewrite.py` |

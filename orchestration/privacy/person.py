@@ -1,8 +1,9 @@
 """Who is forgotten: the person behind a requested source customer id.
 
-Reads: the work file's identity maps (every TABLE with both customer_id and master_customer_id, e.g.
-`marts.customer_id_map`, `int_customer_id_map`) and tables with customer_id + order_id; the raw zone's
-customer and order rows. Writes nothing.
+Reads: the work file's identity maps (every TABLE with one source and one master customer key, by the
+column roles of orchestration/column_roles.py, e.g. `marts.customer_id_map`, `int_customer_id_map`) and
+tables with a source customer key and an order key; the raw zone's customer and order rows (contract
+roles). Writes nothing.
 
 Result grain: one Person: every source customer id the identity map resolves to the same master customer
 (duplicate exports of the same person), their order ids (so order lines, which carry no customer id, go
@@ -17,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import contract
+from orchestration.column_roles import CUSTOMER, MASTER, ORDER, SOURCE, roles
 from orchestration.privacy.suppress import id_kind
 from orchestration.raw.sqlnames import execute, quote
 from orchestration.raw.zone import RawZone
@@ -38,22 +40,45 @@ class Person:
         return bool(self.customer_ids)
 
 
-def work_tables_with(con: duckdb.DuckDBPyConnection, database: str, *columns: str) -> list[str]:
-    """Quoted relations of the TABLES (not views: staging reads the raw zone, searched directly) of
-    `database` that have all of `columns`."""
+def _work_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str, str, list[str]]]:
+    """(quoted relation, schema, table, columns) of the TABLES (not views: staging reads the raw zone,
+    searched directly) of `database`."""
     rows = execute(
         con,
         """
-        SELECT c.schema_name, c.table_name
+        SELECT c.schema_name, c.table_name, list(c.column_name ORDER BY c.column_index)
         FROM duckdb_columns() c
         JOIN duckdb_tables() t
           ON t.database_name = c.database_name AND t.schema_name = c.schema_name AND t.table_name = c.table_name
-        WHERE c.database_name = $db AND list_contains($cols, c.column_name)
-        GROUP BY ALL HAVING count(DISTINCT c.column_name) = $n ORDER BY 1, 2
+        WHERE c.database_name = $db
+        GROUP BY ALL ORDER BY 1, 2
         """,
-        {"db": database, "cols": list(columns), "n": len(columns)},
+        {"db": database},
     ).fetchall()
-    return [".".join(quote_ident(p) for p in (database, s, t)) for s, t in rows]
+    return [(".".join(quote_ident(p) for p in (database, s, t)), s, t, cols) for s, t, cols in rows]
+
+
+def identity_maps(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str, str]]:
+    """(relation, source id column, master id column), quoted, of every TABLE of `database` with exactly one
+    source and one master customer key (column roles: e.g. marts.customer_id_map, int_customer_id_map)."""
+    book, out = roles(), []
+    for rel, schema, table, cols in _work_tables(con, database):
+        source = book.customer_keys(schema, table, cols, SOURCE)
+        master = book.customer_keys(schema, table, cols, MASTER)
+        if len(source) == 1 and len(master) == 1:
+            out.append((rel, quote_ident(source[0]), quote_ident(master[0])))
+    return out
+
+
+def order_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, list[str], list[str]]]:
+    """(relation, source customer id columns, order id columns), quoted, of every TABLE with both roles."""
+    book, out = roles(), []
+    for rel, schema, table, cols in _work_tables(con, database):
+        source = book.customer_keys(schema, table, cols, SOURCE)
+        orders = [c for c, k in book.id_columns(schema, table, cols).items() if k == ORDER]
+        if source and orders:
+            out.append((rel, [quote_ident(c) for c in source], [quote_ident(c) for c in orders]))
+    return out
 
 
 def _strings(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> set[str]:
@@ -66,20 +91,20 @@ def resolve(work_db: Path, raw_root: Path, requested: str) -> Person:
     zone = RawZone(raw_root)
     ids: set[str] = set()
     with connect_duckdb() as con:
-        maps: list[str] = []
+        maps: list[tuple[str, str, str]] = []
         if work_db.is_file():
             execute(con, "ATTACH $p AS work (READ_ONLY)", {"p": str(work_db)})
-            maps = work_tables_with(con, "work", "customer_id", "master_customer_id")
-        for rel in maps:
-            masters = _strings(con, f"SELECT DISTINCT master_customer_id FROM {rel} "
-                               "WHERE trim(customer_id) = $id OR trim(master_customer_id) = $id", {"id": cid})
+            maps = identity_maps(con, "work")
+        for rel, source, master in maps:
+            masters = _strings(con, f"SELECT DISTINCT {master} FROM {rel} "
+                               f"WHERE trim({source}) = $id OR trim({master}) = $id", {"id": cid})
             if masters:
                 ids.add(cid)
                 ids.update(m.strip() for m in masters)
-        for rel in maps:
+        for rel, source, master in maps:
             ids.update(v.strip() for v in _strings(
-                con, f"SELECT DISTINCT customer_id FROM {rel} WHERE trim(master_customer_id) IN "
-                "(SELECT unnest($ids::VARCHAR[])) AND customer_id IS NOT NULL", {"ids": sorted(ids)}))
+                con, f"SELECT DISTINCT {source} FROM {rel} WHERE trim({master}) IN "
+                f"(SELECT unnest($ids::VARCHAR[])) AND {source} IS NOT NULL", {"ids": sorted(ids)}))
         if not ids and _in_raw_zone(con, zone, cid):
             ids.add(cid)  # not (yet) in the identity map: a source record, or only referenced by other rows
         orders: set[str] = set()
@@ -91,9 +116,11 @@ def resolve(work_db: Path, raw_root: Path, requested: str) -> Person:
                 orders |= _strings(con, f"SELECT DISTINCT trim(order_id) FROM {RAW_ROWS} WHERE {mine} "
                                    "AND order_id IS NOT NULL", {**params, "f": [str(p) for p in files]})
             if work_db.is_file():
-                for rel in work_tables_with(con, "work", "customer_id", "order_id"):
-                    orders |= _strings(con, f"SELECT DISTINCT trim(order_id) FROM {rel} WHERE {mine} "
-                                       "AND order_id IS NOT NULL", params)
+                for rel, sources, order_cols in order_tables(con, "work"):
+                    theirs = " OR ".join(f"trim({c}) IN (SELECT unnest($ids::VARCHAR[]))" for c in sources)
+                    for o in order_cols:
+                        orders |= _strings(con, f"SELECT DISTINCT trim({o}) FROM {rel} WHERE ({theirs}) "
+                                           f"AND {o} IS NOT NULL", params)
             if files := zone.row_files("customers", orphans=False):
                 emails |= _strings(con, f"SELECT DISTINCT lower(trim(email)) FROM {RAW_ROWS} WHERE {mine} "
                                    "AND email LIKE '%@%'", {**params, "f": [str(p) for p in files]})
@@ -103,7 +130,7 @@ def resolve(work_db: Path, raw_root: Path, requested: str) -> Person:
 def _in_raw_zone(con: duckdb.DuckDBPyConnection, zone: RawZone, cid: str) -> bool:
     """Whether any raw row of any entity holds `cid` in a customer-id column (contract allow-list)."""
     for ent in contract.ENTITIES:
-        cols = [quote(ent, c.name) for c in ent.columns if id_kind(c.name) == "customer_id"]
+        cols = [quote(ent, c.name) for c in ent.columns if id_kind(ent, c.name) == CUSTOMER]
         files = zone.row_files(ent.name)
         if not cols or not files:
             continue

@@ -19,8 +19,8 @@ The list holds no personal data. One row per identifier:
 
 A row dropped at load is accounted for like every row that is not loaded: one quarantine row with reason
 `forgotten`, naming only the file and line (no raw text), so rows_in_file = rows_loaded + rows_quarantined
-still holds. Column names decide what is an identifier (`id_kind`): customer_id / *_customer_id and
-order_id / *_order_id, the same rule `forget` uses on every table of every file.
+still holds. The extract contract decides what is an identifier (`id_kind`, through
+orchestration/column_roles.py): the key of customers or orders, or a column that references them.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration import contract
+from orchestration.column_roles import contract_role
 from orchestration.durable import atomic_write
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute, quote
@@ -74,13 +75,9 @@ QUARANTINE_SQL = (
 QUARANTINE_PARAMS = {"forgotten_reason": FORGOTTEN_REASON}
 
 
-def id_kind(column: str) -> str | None:
-    """Which identifier a column holds, by its name: customer_id, order_id or None."""
-    name = column.lower()
-    for kind in ID_KINDS:
-        if name == kind or name.endswith("_" + kind):
-            return kind
-    return None
+def id_kind(ent: contract.Entity, column: str) -> str | None:
+    """Which identifier a raw column of `ent` holds, by the contract's roles: customer_id, order_id or None."""
+    return contract_role(ent, column).key
 
 
 def normalise(kind: str, value: str) -> str:
@@ -216,7 +213,7 @@ def drop_forgotten_rows(con: duckdb.DuckDBPyConnection, raw_root: Path, ent: con
         if rows:
             con.executemany("INSERT INTO forgotten_session VALUES (?, ?)", rows)
 
-    id_cols = [(c, id_kind(c)) for c in ent.column_names if id_kind(c)]
+    id_cols = [(c, id_kind(ent, c)) for c in ent.column_names if id_kind(ent, c)]
     conds = []
     for col, kind in id_cols:
         q = quote(ent, col)
@@ -226,7 +223,7 @@ def drop_forgotten_rows(con: duckdb.DuckDBPyConnection, raw_root: Path, ent: con
     if conds:
         execute(con, f"INSERT INTO {FORGOTTEN_LINES} SELECT _source_line FROM parsed_rows WHERE {' OR '.join(conds)}",
                 KIND_VALUES)
-        key_kind = id_kind(ent.key[0]) if len(ent.key) == 1 else None
+        key_kind = id_kind(ent, ent.key[0]) if len(ent.key) == 1 else None
         if key_kind:  # e.g. the orders of a forgotten customer: their order lines are dropped too
             q = quote(ent, ent.key[0])
             remember(key_kind, _fetch_column(

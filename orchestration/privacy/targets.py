@@ -1,9 +1,11 @@
 """Where a person's identifiers are: the tables (of a DuckDB file) and Parquet files with identifier
 columns, and the SQL that finds, counts and deletes their forgotten rows.
 
-An identifier column is a VARCHAR column named customer_id / *_customer_id / order_id / *_order_id
-(`suppress.id_kind`, the rule the raw loader's filter uses too); a table with `entity` and `key` columns
-(ops.data_issues) also identifies a customer or an order by its key.
+An identifier column is a VARCHAR column whose role (orchestration/column_roles.py) is a customer or an
+order key: for a dbt model its yml `meta` (customer_key / order_key) decides, for a raw-zone file the
+extract contract (`suppress.id_kind`, the rule the raw loader's filter uses too), for a table dbt does
+not own (ml, ops) the naming convention; a table with `entity` and `key` columns (ops.data_issues) also
+identifies a customer or an order by its key.
 
 Identifiers in the SQL come from allow-lists and are quoted: raw-zone columns from the extract contract
 (`sqlnames.quote`), DuckDB tables and columns from the catalog of the file being read (names that exist
@@ -15,13 +17,14 @@ connection it is given, a private copy).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from orchestration import contract
+from orchestration.column_roles import roles
 from orchestration.privacy.matching import Sweeper, in_forgotten
 from orchestration.privacy.suppress import id_kind
 from orchestration.raw.sqlnames import execute, quote, scalar
@@ -73,10 +76,12 @@ class Target:
         execute(con, f"DELETE FROM {self.relation} WHERE {self.predicate()}", ENTITY_PARAMS)
 
 
-def _target(name: str, relation: str, columns: Iterable[tuple[str, str, str]]) -> Target | None:
-    """From (column, quoted column, type) triples; None when nothing identifies a person."""
+def _target(name: str, relation: str, columns: Iterable[tuple[str, str, str]],
+            kind_of: Callable[[str], str | None]) -> Target | None:
+    """From (column, quoted column, type) triples and each column's key kind; None when nothing
+    identifies a person."""
     cols = list(columns)
-    id_cols = tuple((q, id_kind(c)) for c, q, t in cols if id_kind(c) and t.upper() == "VARCHAR")
+    id_cols = tuple((q, kind_of(c)) for c, q, t in cols if kind_of(c) and t.upper() == "VARCHAR")
     entity_key = {"entity", "key"} <= {c for c, _, _ in cols}
     if not id_cols and not entity_key:
         return None
@@ -100,13 +105,15 @@ def duckdb_targets(con: duckdb.DuckDBPyConnection, database: str,
         {"db": database},
     ).fetchall()
     skipped = set(skip)
+    book = roles()
     out = []
     for schema, table, cols, types in rows:
         if (schema, table) in skipped:
             continue
         relation = ".".join(quote_ident(p) for p in (database, schema, table))
+        keys = book.id_columns(schema, table, cols)
         t = _target(f"{schema}.{table}", relation,
-                    ((c, quote_ident(c), typ) for c, typ in zip(cols, types, strict=True)))
+                    ((c, quote_ident(c), typ) for c, typ in zip(cols, types, strict=True)), keys.get)
         if t:
             out.append(t)
     return out
@@ -117,14 +124,18 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[s
 
 
 def parquet_target(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> Target | None:
-    """A published Parquet export file (columns from its own schema); use with {"path": str(path)}."""
-    return _target(name, PARQUET, ((c, quote_ident(c), t) for c, t in _parquet_columns(con, path)))
+    """A published Parquet export file `name` ("schema.table": its roles are the table's; columns from
+    its own schema); use with {"path": str(path)}."""
+    cols = _parquet_columns(con, path)
+    schema, _, table = name.partition(".")
+    keys = roles().id_columns(schema, table, [c for c, _ in cols])
+    return _target(name, PARQUET, ((c, quote_ident(c), t) for c, t in cols), keys.get)
 
 
 def raw_target(con: duckdb.DuckDBPyConnection, ent: contract.Entity, path: Path) -> Target | None:
     """A raw-zone file of `ent` (accepted, released or orphan rows): only contract columns identify."""
     cols = [(c, quote(ent, c), t) for c, t in _parquet_columns(con, path) if c in ent.column_names]
-    return _target(ent.name, PARQUET, cols)
+    return _target(ent.name, PARQUET, cols, lambda c: id_kind(ent, c))
 
 
 @dataclass

@@ -8,7 +8,8 @@ The work file (private, holds staging and plaintext personal data) is never read
    `ops.publish_log` (history carried over); with the keep-previous policy, the tables of a failed domain
    are copied from the current serving file instead of the work file; every table and column gets its
    description as a DuckDB comment (`orchestration/serving/comments.py`: dbt manifest, ml_tables, the ops
-   catalogues), so BI tools show them;
+   catalogues), so BI tools show them; outside `restricted`, a column whose dbt meta says it holds
+   plaintext personal data is withheld (`withheld_columns`, orchestration/column_roles.py);
 2. exports the new file's tables as Parquet into `parquet/<publish_id>/<schema>/<table>.parquet`,
    written under a temporary name and renamed as a whole;
 3. `os.replace`s the new file over `crm.duckdb` (readers that already opened the old file keep their
@@ -38,6 +39,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.column_roles import roles
 from orchestration.durable import atomic_write
 from orchestration.errors import CrmWarehouseError
 from orchestration.raw.sqlnames import execute
@@ -57,6 +59,7 @@ from orchestration.serving.layout import (  # re-exported: privacy/ and tests im
 )
 from orchestration.serving.selection import (
     PUBLISH_OWN_TABLES,
+    RESTRICTED_SCHEMA,
     WITHHELD_COLUMNS,
     check_patterns,
     ident,
@@ -100,6 +103,20 @@ class PublishResult:
     kept_previous: tuple[str, ...] = ()  # tables copied from the previous serving file
     seconds: float = 0.0
     table_sources: dict[str, str] = field(default_factory=dict)  # "schema.table" -> work | previous
+
+
+def withheld_columns(schema: str, table: str, columns: Sequence[str], say) -> set[str]:
+    """Columns that stay in the work file: WITHHELD_COLUMNS, and outside `restricted` every column whose
+    role (dbt meta, orchestration/column_roles.py) is plaintext personal data (`pii` without a hashed,
+    masked or redacted `pii_form`): a model that forgot to mask is published without that column."""
+    withheld = set(WITHHELD_COLUMNS.get((schema, table), ()))
+    if schema != RESTRICTED_SCHEMA:
+        plain = roles().pii_columns(schema, table, columns, form="plain")
+        if plain:
+            say(f"{schema}.{table}: {', '.join(plain)} withheld: plaintext personal data (meta pii) is "
+                f"published only in {RESTRICTED_SCHEMA}")
+        withheld.update(plain)
+    return withheld
 
 
 # --- publish ----------------------------------------------------------------------------------------
@@ -155,7 +172,7 @@ def publish(
             for schema, table, columns in published_tables(con, "work"):
                 if (schema, table) in PUBLISH_OWN_TABLES or matches(schema, table, patterns):
                     continue
-                withheld = WITHHELD_COLUMNS.get((schema, table), ())
+                withheld = withheld_columns(schema, table, columns, say)
                 cols = ", ".join(ident(c) for c in columns if c not in withheld)
                 target = f"{ident(schema)}.{ident(table)}"
                 con.execute(f"CREATE TABLE {target} AS SELECT {cols} FROM work.{target}")
