@@ -349,7 +349,7 @@ def release_orphans(
             continue
         con.execute("DROP TABLE IF EXISTS orphans")
         con.execute(
-            "CREATE TEMP TABLE orphans AS SELECT * EXCLUDE (_batch) FROM read_parquet($files, hive_partitioning = true)",
+            "CREATE TEMP TABLE orphans AS SELECT * EXCLUDE (_batch) FROM read_parquet($files, hive_partitioning = true, union_by_name = true)",
             {"files": [str(p) for p in orphan_files]},
         )
         joins, conds, dates = [], [], ["o._extract_date"]
