@@ -150,6 +150,8 @@ def _run(landing, warehouse, as_of, full_refresh, reload_dates) -> None:
             outcome = run_warehouse(settings, full_refresh=full_refresh, reload_dates=reload_dates, log_file=log_file)
     except CrmWarehouseError as exc:
         _fail(exc)
+    for warning in outcome.warnings:  # schema drift of this run's files: on the console, not only in the log
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"run {outcome.run_id[:8]} finished in {time.perf_counter() - t0:.1f} s; "
                   f"published {settings.published_db}", highlight=False)
 
@@ -337,6 +339,23 @@ def import_(
                       log=lambda m: console.print(m, highlight=False, soft_wrap=True))
     except CrmWarehouseError as exc:
         _fail(exc)
+
+
+@app.command()
+def bench(
+    scales: Annotated[str, typer.Option(help="Comma-separated scale factors, e.g. 0.1,1,10 (1 ≈ 100 000 customers).")] = "0.1",
+    out: Annotated[Path, typer.Option(help="JSON file the figures are written to.")] = Path("bench.json"),
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
+    cache: Annotated[Path, typer.Option(help="Folder of generated extracts (kept per scale and seed) and work.")] = Path(".bench_cache"),
+) -> None:
+    """Per scale: scan floor, full and nightly refresh (per stage), peak RSS, the pandas way (docs/performance.md)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is in a source checkout, not the wheel
+    try:
+        from bench.cli import bench_command
+
+        bench_command(scales, out, seed, cache, console)
+    except (CrmWarehouseError, ModuleNotFoundError) as exc:  # "No module named 'bench'": not a source checkout
+        _fail(CrmWarehouseError(str(exc)))
 
 
 def print_summary(published_db: Path, elapsed: float) -> None:
