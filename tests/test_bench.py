@@ -77,7 +77,9 @@ def test_pandas_results_equal_ours(bench_run):
         result = scale["equal"][run]
         for name in OUTPUTS:
             assert result[name]["equal"] is True and result[name]["first_difference"] is None, result[name]
-            assert result[name]["rows_ours"] == result[name]["rows_pandas"] == scale[pandas]["rows"][name] > 0
+            assert result[name]["rows_ours"] == result[name]["rows_pandas"] > 0
+            if name != "customer_behavior":  # the pandas way counts per source customer, rolled up to masters
+                assert result[name]["rows_pandas"] == scale[pandas]["rows"][name]
     assert scale["equal"]["full_refresh"]["order_nets"]["rows_ours"] < \
         scale["equal"]["nightly_refresh"]["order_nets"]["rows_ours"]  # the nightly loaded new orders
 
