@@ -312,7 +312,8 @@ def _check_delivered(extract: landing.Extract, site: Site) -> None:
 
 
 def _write_empty_for_absent(con: duckdb.DuckDBPyConnection, zone: RawZone, extract: landing.Extract) -> None:
-    """An entity without a file in this extract gets an empty raw file, so every source is readable."""
+    """An entity without a file in this extract gets an empty raw file with the columns of a loaded one
+    (contract columns, extra_fields, lineage), so every source is readable and globs have one schema."""
     present = {f.entity for f in extract.files}
     for ent in contract.ENTITIES:
         target = zone.accepted(ent.name, extract.extract_date)
@@ -321,7 +322,8 @@ def _write_empty_for_absent(con: duckdb.DuckDBPyConnection, zone: RawZone, extra
         cols = ", ".join(f"CAST(NULL AS {c.type}) AS {quote(ent, c.name)}" for c in ent.columns)
         zone.write(
             con,
-            f"SELECT {cols}, NULL::DATE AS _extract_date, NULL::VARCHAR AS _source_file, "
+            f"SELECT {cols}, NULL::MAP(VARCHAR, VARCHAR) AS {parse.EXTRA_FIELDS}, NULL::DATE AS _extract_date, "
+            "NULL::VARCHAR AS _source_file, "
             "NULL::BIGINT AS _source_line, NULL::TIMESTAMP AS _loaded_at WHERE false",
             {},
             target,
