@@ -377,7 +377,7 @@ def test_dbt_parse_without_env_vars(tmp_path, monkeypatch):
     assert result.success, result.exception
     source = result.result.sources["source.crm_warehouse.crm.customers"]
     assert source.meta["dagster"] == {"asset_key": ["raw", "customers"]}
-    assert source.meta["external_location"].startswith("read_parquet('raw/customers/*/*.parquet'")
+    assert "read_parquet('raw/customers/*/*.parquet'" in source.meta["external_location"]
 
 
 def test_generated_yml_is_current():

@@ -98,6 +98,7 @@
 {% macro version_columns() -%}
     updated_at,
         coalesce(is_deleted, false) as is_deleted,
+        extra_fields,
         _extract_date,
         _source_file,
         _source_line,

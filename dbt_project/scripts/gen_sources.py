@@ -48,6 +48,12 @@ def load_contract():
 C = load_contract()
 
 # Lineage columns the raw loader adds to every raw Parquet file (plus the hive partition `_batch`).
+EXTRA_FIELDS = (
+    "extra_fields",
+    "MAP(VARCHAR, VARCHAR)",
+    "columns of the file that the contract does not know: header -> value as text (NULL when none; "
+    "ops.load_audit.extra_columns lists them per file; crm.yml passthrough promotes one to a mart)",
+)
 LINEAGE = (
     ("_extract_date", "DATE", "date of the extract folder the row came from"),
     (
@@ -259,9 +265,12 @@ def sources_yml() -> str:
     )
     out.append("    tables:\n")
     for e in C.ENTITIES:
+        # The empty typed relation in front gives every source an `extra_fields` column even when no
+        # file of the entity has one yet (raw files of loaders before schema evolution, test fixtures).
         location = (
-            "read_parquet('{{ env_var('RAW_ROOT', 'raw') }}/" + e.name + "/*/*.parquet', "
-            "hive_partitioning=true, union_by_name=true)"
+            "(select * from (select cast(null as map(varchar, varchar)) as extra_fields where false) "
+            "union all by name select * from read_parquet('{{ env_var('RAW_ROOT', 'raw') }}/" + e.name
+            + "/*/*.parquet', hive_partitioning=true, union_by_name=true))"
         )
         kind = (
             "delta (new and changed rows; latest version wins)"
@@ -286,7 +295,7 @@ def sources_yml() -> str:
                 out.append("            quote: true\n")
             out.append(f"            data_type: {col.type}\n")
             out.append(f"            description: {q(raw_doc(e, col))}\n")
-        for name, dtype, doc in LINEAGE:
+        for name, dtype, doc in (*LINEAGE, EXTRA_FIELDS):
             out.append(f"          - name: {name}\n")
             out.append(f"            data_type: {dtype}\n")
             out.append(f"            description: {q(doc)}\n")
@@ -355,7 +364,7 @@ def models_yml() -> str:
             for after, extra_name, extra_doc in extras:
                 if after == col.name:
                     columns.append((extra_name, extra_doc, []))
-        for name, _dtype, doc in LINEAGE:
+        for name, _dtype, doc in (EXTRA_FIELDS, *LINEAGE):
             columns.append((name, f"{doc} (of the winning version)" if e.kind == C.DELTA else doc, []))
         for name, doc, tests in columns:
             out.append(f"      - name: {name}\n")

@@ -30,6 +30,7 @@ final as (
         product_id,
         channel,
         updated_at,
+        extra_fields,
         _extract_date,
         _source_file,
         _source_line,

@@ -32,6 +32,7 @@ final as (
         clicked_at,
         responded_at,
         updated_at,
+        extra_fields,
         _extract_date,
         _source_file,
         _source_line,

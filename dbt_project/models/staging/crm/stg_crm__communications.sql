@@ -34,6 +34,7 @@ final as (
         rep_id,
         campaign_id,
         updated_at,
+        extra_fields,
         _extract_date,
         _source_file,
         _source_line,

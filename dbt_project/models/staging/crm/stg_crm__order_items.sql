@@ -31,6 +31,7 @@ final as (
         discount,
         {{ line_net_amount('quantity', 'unit_price', 'discount') }} as line_net_amount,
         updated_at,
+        extra_fields,
         _extract_date,
         _source_file,
         _source_line,

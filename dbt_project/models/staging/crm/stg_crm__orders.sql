@@ -31,6 +31,7 @@ final as (
         channel,
         currency,
         updated_at,
+        extra_fields,
         _extract_date,
         _source_file,
         _source_line,

@@ -37,6 +37,7 @@ final as (
         feedback_text,
         reopened_count,
         updated_at,
+        extra_fields,
         _extract_date,
         _source_file,
         _source_line,
