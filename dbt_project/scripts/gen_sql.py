@@ -12,6 +12,7 @@ import json
 
 from dbt_contract import (
     DEDUPED_MODELS,
+    EXTRA_FIELDS,
     GENERATED_BY,
     LINEAGE,
     LINEAGE_SQL,
@@ -63,6 +64,7 @@ def cleaning_macros() -> str:
     for e in C.ENTITIES:
         lines = [f"{clean_sql(c)} as {staging_name(e, c)}" if clean_sql(c) != staging_name(e, c)
                  else staging_name(e, c) for c in e.columns]
+        lines.append(EXTRA_FIELDS[0])
         lines += [f"{LINEAGE_SQL[n]} as {n}" if n in LINEAGE_SQL else n for n, _t, _d in LINEAGE]
         out.append(
             f"\n{{% macro clean_{e.name}(relation) -%}}\n"

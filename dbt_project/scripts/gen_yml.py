@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from dbt_contract import (
+    EXTRA_FIELDS,
     GENERATED_BY,
     LINEAGE,
     QUOTED_COLUMNS,
@@ -167,9 +168,12 @@ def sources_yml() -> str:
     )
     out.append("    tables:\n")
     for e in C.ENTITIES:
+        # The empty typed relation in front gives every source an `extra_fields` column even when no
+        # file of the entity has one yet (raw files of loaders before schema evolution, test fixtures).
         location = (
-            "read_parquet('{{ env_var('RAW_ROOT', 'raw') }}/" + e.name + "/*/*.parquet', "
-            "hive_partitioning=true, union_by_name=true)"
+            "(select * from (select cast(null as map(varchar, varchar)) as extra_fields where false) "
+            "union all by name select * from read_parquet('{{ env_var('RAW_ROOT', 'raw') }}/" + e.name
+            + "/*/*.parquet', hive_partitioning=true, union_by_name=true))"
         )
         kind = (
             "delta (new and changed rows; latest version wins)"
@@ -194,7 +198,7 @@ def sources_yml() -> str:
                 out.append("            quote: true\n")
             out.append(f"            data_type: {col.type}\n")
             out.append(f"            description: {q(raw_doc(e, col))}\n")
-        for name, dtype, doc in LINEAGE:
+        for name, dtype, doc in (*LINEAGE, EXTRA_FIELDS):
             out.append(f"          - name: {name}\n")
             out.append(f"            data_type: {dtype}\n")
             out.append(f"            description: {q(doc)}\n")
@@ -260,7 +264,7 @@ def models_yml() -> str:
                 doc += f" (raw column `{col.name}`)"
             columns.append((name, doc, tests))
             columns.extend((x.name, x.doc, []) for x in extras if x.after == col.name)
-        for name, _dtype, doc in LINEAGE:
+        for name, _dtype, doc in (EXTRA_FIELDS, *LINEAGE):
             columns.append((name, f"{doc} (of the winning version)" if e.kind == C.DELTA else doc, []))
         for name, doc, tests in columns:
             out.append(f"      - name: {name}\n")
