@@ -228,7 +228,7 @@ def dumps(suite: dict) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m expectations.build_raw_suites",
-        description="Write the GX suites of the raw zone from the extract contract (orchestration/contract.py).",
+        description="Write the GX suites of the raw zone from the extract contract (orchestration/contract/).",
     )
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 listing the suites that differ from the contract's")

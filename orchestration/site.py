@@ -35,10 +35,11 @@ import yaml
 from orchestration import contract
 from orchestration.errors import CrmWarehouseError
 from orchestration.ml_assets.settings import MlSettings
+from orchestration.passthrough import PassthroughColumn, parse_passthrough
 
 SITE_FILE_NAME = "crm.yml"
 DEFAULT_CURRENCY = "CNY"
-KNOWN_KEYS = ("site", "currency", "modules", "entities", "ml")
+KNOWN_KEYS = ("site", "currency", "modules", "entities", "ml", "passthrough")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Site:
     entities: tuple[str, ...] = contract.LOAD_ORDER  # in load order
     source: str = "defaults"  # the file (or "defaults") this configuration came from
     ml: MlSettings = field(default_factory=MlSettings)
+    passthrough: tuple[PassthroughColumn, ...] = ()  # extra extract columns promoted to mart columns
 
     def delivers(self, entity: str) -> bool:
         return entity in self.entities
@@ -128,6 +130,7 @@ def parse_site(data: dict, where: str, env: dict | None = None) -> Site:
         entities=tuple(e for e in contract.LOAD_ORDER if e in chosen),
         source=where,
         ml=ml,
+        passthrough=parse_passthrough(data.get("passthrough"), f"{where}: passthrough"),
     )
 
 

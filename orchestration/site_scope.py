@@ -103,7 +103,7 @@ MODULE_STATUS_DESCRIPTION: tuple[str, dict[str, str]] = (
     "One row per CRM module (customer, sales, marketing, service, ...): whether this site delivers it "
     "(crm.yml), which entities it delivers and which marts are empty by configuration.",
     {
-        "module": "CRM module name (orchestration/contract.py MODULES)",
+        "module": "CRM module name (orchestration/contract/ MODULES)",
         "status": "present (every entity delivered), partial (some) or absent (none: its marts are empty)",
         "entities_delivered": "extract entities of the module the site delivers (list)",
         "entities_not_delivered": "extract entities of the module the site does not deliver (list)",

@@ -9,31 +9,17 @@ removed, snapshots shrink, phones and names normalise, line_net_amount is exact.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from orchestration import contract
+
 REPO = Path(__file__).resolve().parents[1]
 DBT_DIR = REPO / "dbt_project"
 
-
-def _load_contract():
-    spec = importlib.util.spec_from_file_location(
-        "crm_contract_for_dbt_tests", REPO / "orchestration" / "contract.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-contract = _load_contract()
 
 LINEAGE_COLUMNS = (
     ("_extract_date", "DATE"),
@@ -377,12 +363,5 @@ def test_dbt_parse_without_env_vars(tmp_path, monkeypatch):
     assert result.success, result.exception
     source = result.result.sources["source.crm_warehouse.crm.customers"]
     assert source.meta["dagster"] == {"asset_key": ["raw", "customers"]}
-    assert source.meta["external_location"].startswith("read_parquet('raw/customers/*/*.parquet'")
+    assert "read_parquet('raw/customers/*/*.parquet'" in source.meta["external_location"]
 
-
-def test_generated_yml_is_current():
-    script = DBT_DIR / "scripts" / "gen_sources.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--check"], check=False, capture_output=True, text=True, env=os.environ
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr

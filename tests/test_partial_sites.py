@@ -222,8 +222,9 @@ def _rewrite(day: Path, entity: str, keep, change=None) -> int:
 
 def test_every_failing_gate_is_listed_with_upstream_quarantine_counts(landing, tmp_path):
     """A night whose few orders all carry an unknown status: the raw gates tolerate it (small files), the
-    order marts end up empty, and the run's error lists both marts' has_rows gates with the quarantine counts
-    of their upstream entities (where the rows vanished)."""
+    order marts end up empty, and the run's error lists every order mart's has_rows gate (fct_orders,
+    fct_order_items and order_passthrough, one row per fct_orders order) with the quarantine counts of their
+    upstream entities (where the rows vanished)."""
     site_landing = restrict_landing(landing, tmp_path / "landing", ["customers", "orders", "order_items"])
     days = sorted(p for p in site_landing.iterdir() if p.name[0].isdigit())
     for later in days[1:]:
@@ -245,7 +246,8 @@ def test_every_failing_gate_is_listed_with_upstream_quarantine_counts(landing, t
     assert proc.returncode != 0
     err = proc.stderr
     print(err)
-    assert "2 mart quality gates failed" in err, err
+    assert "3 mart quality gates failed" in err, err
+    assert "quality gate marts/order_passthrough: marts.order_passthrough is empty; upstream:" in err
     assert "quality gate marts/fct_orders: marts.fct_orders is empty; upstream:" in err
     assert "quality gate marts/fct_order_items: marts.fct_order_items is empty; upstream:" in err
     assert f"raw.orders: {orders} rows in files, 0 loaded, {orders} quarantined (unknown_code {orders})" in err

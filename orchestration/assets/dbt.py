@@ -33,6 +33,7 @@ from orchestration.assets.dbt_failures import summary as dbt_failure_summary
 from orchestration.assets.ingest import resolve_as_of
 from orchestration.assets.resources import RunHooks, WarehouseResource
 from orchestration.errors import CrmWarehouseError
+from orchestration.passthrough import PASSTHROUGH_ENV, passthrough_env
 from orchestration.raw.zone import RawZone
 from orchestration.settings import dbt_project_dir
 from orchestration.site import load_site
@@ -189,8 +190,9 @@ RFM_WINDOW_ENV = "CRM_ML_RFM_WINDOW_DAYS"  # read by the dbt macro ml_rfm_window
 
 @contextmanager
 def dbt_as_of(as_of: date | None) -> Iterator[None]:
-    """CRM_AS_OF set to the run's logical date, CRM_SITE_CURRENCY to the site currency and
-    CRM_ML_RFM_WINDOW_DAYS to the segmentation's RFM window (crm.yml; unset = full history) while a
+    """CRM_AS_OF set to the run's logical date, CRM_SITE_CURRENCY to the site currency,
+    CRM_ML_RFM_WINDOW_DAYS to the segmentation's RFM window (crm.yml; unset = full history) and
+    CRM_SITE_PASSTHROUGH to the site's passthrough columns (JSON; orchestration/passthrough.py) while a
     dbt invocation is prepared (dagster-dbt copies os.environ into the dbt process when `cli()` is called),
     then restored. Environment variables, not `--vars`: dbt re-parses the whole project (~4 s more per
     invocation) whenever vars change, but only the files that read an environment variable when its value
@@ -198,7 +200,8 @@ def dbt_as_of(as_of: date | None) -> Iterator[None]:
     site = load_site()
     rfm_window = site.ml.rfm_window_days
     values = {AS_OF_ENV: as_of.isoformat() if as_of else None, CURRENCY_ENV: site.currency,
-              RFM_WINDOW_ENV: str(rfm_window) if rfm_window else None}
+              RFM_WINDOW_ENV: str(rfm_window) if rfm_window else None,
+              PASSTHROUGH_ENV: passthrough_env(site.passthrough)}
     before = {name: os.environ.get(name) for name in values}
     for name, value in values.items():
         if value is None:

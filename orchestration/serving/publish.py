@@ -67,7 +67,7 @@ from orchestration.serving.selection import (
     published_schemas,
     published_tables,
 )
-from orchestration.settings import connect_duckdb
+from orchestration.settings import connect_duckdb, dbt_manifest_path
 
 __all__ = [
     "NEW_FILE_PREFIX", "PUBLISHED_FILE_MODE", "PublishResult", "ServingLayout", "current_publish_id",
@@ -88,8 +88,6 @@ PUBLISH_LOG_DESCRIPTION: tuple[str, dict[str, str]] = (
                   "failed domain), run_history or publish",
     },
 )
-# dbt descriptions of the published models (tables and columns become DuckDB comments)
-DBT_MANIFEST = Path(__file__).resolve().parents[2] / "dbt_project" / "target" / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -195,7 +193,8 @@ def publish(
                 tables[name] = con.execute(f"SELECT count(*) FROM {ident(schema)}.{ident(table)}").fetchall()[0][0]
             _write_publish_log(con, has_previous, publish_id, as_of, published_at, tables, sources)
             tables["ops.publish_log"] = con.execute("SELECT count(*) FROM ops.publish_log").fetchall()[0][0]
-            n_tables, n_columns, undescribed = write_comments(con, published_schemas(), DBT_MANIFEST)
+            n_tables, n_columns, undescribed = write_comments(con, published_schemas(), dbt_manifest_path())  # the built project's
+            # descriptions (CRM_DBT_PROJECT_DIR: a site's copy with its own marts), not the repo's
             say(f"commented {n_tables} tables and {n_columns} columns")
             if undescribed:
                 say(f"no description for {len(undescribed)} published tables/columns: {', '.join(undescribed[:20])}")
