@@ -32,6 +32,8 @@ from orchestration.ml_assets.assets import (
     ML_ASSETS,
     ML_KEYS,
     ml_campaign_effects,
+    ml_churn_risk,
+    ml_customer_lifetime_value,
     ml_model_runs,
     ml_retrain_job,
     ml_segments,
@@ -124,7 +126,8 @@ def test_ml_assets_keys_group_and_schedule():
     """One asset per output family (segments, campaign effects, uplift) plus ml/model_runs after them; the
     asset keys are the ml tables; each family depends only on its dbt input models (ml_inputs), whose lineage
     from the manifest reaches the marts they read."""
-    families = {"segments": ml_segments, "campaign_effects": ml_campaign_effects, "uplift": ml_uplift}
+    families = {"segments": ml_segments, "campaign_effects": ml_campaign_effects, "uplift": ml_uplift,
+                "churn_risk": ml_churn_risk, "lifetime_value": ml_customer_lifetime_value}
     for family, asset in families.items():
         assert set(asset.keys) == {ML_KEYS[name] for name in FAMILIES[family]}, family
         assert not asset.can_subset
@@ -137,6 +140,8 @@ def test_ml_assets_keys_group_and_schedule():
     assert deps["campaign_effects"] == {"ml_inputs/ml_input_settings", "ml_inputs/ml_campaign_units",
                                         "ml_inputs/ml_campaign_cost_population"}
     assert deps["uplift"] == {"ml_inputs/ml_input_settings", "ml_inputs/ml_campaign_units"}
+    assert deps["churn_risk"] == {"ml_inputs/ml_input_settings", "ml_inputs/ml_churn_features"}
+    assert deps["lifetime_value"] == {"ml_inputs/ml_input_settings", "ml_inputs/ml_clv_purchases"}
     assert set(ml_model_runs.dependency_keys) == set(ML_KEYS.values()) - {ML_KEYS["model_runs"]}
     assert ml_weekly_retrain_schedule.job_name == ml_retrain_job.name
     assert ml_retrain_job.config["ops"]["ml_segments"]["config"] == {"retrain": True}

@@ -71,7 +71,8 @@ def test_a_failed_family_does_not_block_the_others_and_reruns_alone(built: Built
     assert _materialized(broken, "ml_segments") == {ML_KEYS[n] for n in FAMILIES["segments"]}
     assert _materialized(broken, "ml_uplift") == {ML_KEYS[n] for n in FAMILIES["uplift"]}
     started = {e.step_key for e in broken.all_events if e.is_step_start}
-    assert started == {"ml_segments", "ml_campaign_effects", "ml_uplift"}, "ml_model_runs waits for all three"
+    assert started == {"ml_segments", "ml_campaign_effects", "ml_uplift", "ml_churn_risk",
+                       "ml_customer_lifetime_value"}, "ml_model_runs waits for every family"
     after = _tables(copy)
     for name in ML_TABLES:  # segments and uplift rewritten, identical; effects and runs untouched
         assert len(after[name]) > 0, name

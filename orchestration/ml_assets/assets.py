@@ -2,10 +2,13 @@
 
 | asset (op)            | asset keys (= tables of the work file)              | computed by (imported when it runs) |
 |-----------------------|-----------------------------------------------------|-------------------------------------|
-| `ml_segments`         | ml/customer_segments, ml/segment_profiles, ml/segment_rules | `ml_assets/segments.py`     |
+| `ml_segments`         | ml/customer_segments, ml/segment_profiles, ml/segment_rules, | `ml_assets/segments.py`,   |
+|                       | ml/customer_segments_history                         | `ml_assets/history.py`             |
 | `ml_campaign_effects` | ml/campaign_effects                                 | `ml_assets/effects.py`              |
 | `ml_uplift`           | ml/customer_uplift, ml/uplift_curves                | `ml_assets/uplift.py`               |
-| `ml_model_runs`       | ml/model_runs (the run log of the three, published) | `ml_assets/store.py`                |
+| `ml_churn_risk`       | ml/customer_churn_risk, ml/churn_calibration        | `ml_assets/churn.py`                |
+| `ml_customer_lifetime_value` | ml/customer_lifetime_value, ml/clv_calibration | `ml_assets/clv.py`               |
+| `ml_model_runs`       | ml/model_runs (the run log of the families, published) | `ml_assets/store.py`             |
 
 Each family reads its input frame, a dbt model of `dbt_project/models/ml_inputs/` (schema ml_inputs, built by
 the dbt assets at the run's as_of), and depends on it through its dbt asset key (`ml_assets/inputs.py`
@@ -97,7 +100,8 @@ def _results(family: str, counts: dict[str, int], as_of: date, meta: dict, extra
 def ml_segments(context: dg.AssetExecutionContext, config: MlConfig, warehouse: WarehouseResource, hooks: RunHooks):
     """Reads the segment features (dbt model ml_inputs.ml_segment_features; grain: master customer) at the
     run's as_of; writes ml.customer_segments (master customer),
-    ml.segment_profiles (cluster x feature), ml.segment_rules (cluster x rule), their model-run row and the
+    ml.segment_profiles (cluster x feature), ml.segment_rules (cluster x rule), ml.customer_segments_history
+    (master customer x version, from the history store ml_store.segment_history), their model-run row and the
     model store (ml_store.segment_models, segment_labels) in one transaction. Nightly: scores with the saved
     model; `retrain: true` (weekly schedule) or a missing/unusable saved model: refits it, matching new
     clusters to the old."""
@@ -146,6 +150,40 @@ def ml_uplift(context: dg.AssetExecutionContext, warehouse: WarehouseResource, h
     yield from _results("uplift", counts, as_of, meta)
 
 
+@dg.multi_asset(name="ml_churn_risk", specs=_specs("churn_risk", _input_keys("churn_risk")))
+def ml_churn_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResource, hooks: RunHooks):
+    """Reads the churn frame (ml_inputs.ml_churn_features: master customer x cut-off, features and the
+    3-month churn label) at the run's as_of; writes ml.customer_churn_risk (active master customer),
+    ml.churn_calibration (probability bin of the held-out cut-off) and their model-run row (AUC, Brier) in
+    one transaction."""
+    from orchestration.ml_assets.churn import build_churn_risk  # scikit-learn: imported when the step runs
+
+    counts, churn, as_of = _run(context, warehouse, hooks, build_churn_risk)
+    meta = {"scored": churn["scored"], "seconds": dg.MetadataValue.float(churn["seconds"])}
+    for key in ("auc", "brier"):
+        if _num(churn.get(key)) is not None:
+            meta[key] = dg.MetadataValue.float(_num(churn[key]))
+    if churn["skipped"]:
+        meta["skipped"] = churn["skipped"]
+    yield from _results("churn_risk", counts, as_of, meta)
+
+
+@dg.multi_asset(name="ml_customer_lifetime_value", specs=_specs("lifetime_value", _input_keys("lifetime_value")))
+def ml_customer_lifetime_value(context: dg.AssetExecutionContext, warehouse: WarehouseResource, hooks: RunHooks):
+    """Reads the purchase history (ml_inputs.ml_clv_purchases: master customer x purchase day) at the
+    run's as_of; writes ml.customer_lifetime_value (master customer with a completed order),
+    ml.clv_calibration (decile of the hold-out check) and their model-run row in one transaction."""
+    from orchestration.ml_assets.clv import build_lifetime_value  # scipy: imported when the step runs
+
+    counts, value, as_of = _run(context, warehouse, hooks, build_lifetime_value)
+    meta = {"customers": value["customers"], "seconds": dg.MetadataValue.float(value["seconds"])}
+    if _num(value.get("value_ratio")) is not None:
+        meta["holdout_value_ratio"] = dg.MetadataValue.float(_num(value["value_ratio"]))
+    if value["skipped"]:
+        meta["skipped"] = value["skipped"]
+    yield from _results("lifetime_value", counts, as_of, meta)
+
+
 FAMILY_KEYS = [ML_KEYS[name] for tables in FAMILIES.values() for name in tables]
 
 
@@ -159,7 +197,7 @@ _RUNS_SPEC = dg.AssetSpec(
 @dg.multi_asset(name="ml_model_runs", specs=[_RUNS_SPEC])
 def ml_model_runs(warehouse: WarehouseResource):
     """Reads the run log ml_store.model_runs (one row per model run of every family so far); writes it to
-    ml.model_runs (grain: model run), after the three families of the run."""
+    ml.model_runs (grain: model run), after the families of the run."""
     from orchestration.ml_assets.store import publish_model_runs
 
     settings = warehouse.settings()
@@ -167,11 +205,11 @@ def ml_model_runs(warehouse: WarehouseResource):
         rows = publish_model_runs(con)
     if rows is None:
         raise dg.Failure("no model run recorded yet: materialize the ML families (ml_segments, "
-                         "ml_campaign_effects, ml_uplift) first")
+                         "ml_campaign_effects, ml_uplift, ml_churn_risk, ml_customer_lifetime_value) first")
     return dg.MaterializeResult(asset_key=ML_KEYS["model_runs"], metadata={"dagster/row_count": rows})
 
 
-ML_ASSETS = [ml_segments, ml_campaign_effects, ml_uplift, ml_model_runs]
+ML_ASSETS = [ml_segments, ml_campaign_effects, ml_uplift, ml_churn_risk, ml_customer_lifetime_value, ml_model_runs]
 ML_KEY_LIST = list(ML_KEYS.values())
 
 ml_retrain_job = dg.define_asset_job(

@@ -7,6 +7,9 @@
 |                               | measured before each unit's assigned_at                        |                           |
 | `ml_campaign_cost_population` | one row per campaign: treatment-group members (the members its | campaign_effects          |
 |                               | cost paid for; scales the incremental revenue)                 | (incremental_revenue)     |
+| `ml_churn_features`           | one row per master customer and cut-off: churn features and    | churn_risk                |
+|                               | the 3-month churn label (NULL at as_of, the scored cut-off)    |                           |
+| `ml_clv_purchases`            | one row per master customer and purchase day up to as_of       | lifetime_value            |
 | `ml_input_settings`           | one row: the as_of and RFM window the models were built with   | every family (checked)    |
 
 dbt builds them with the rest of the project (the run's as_of from int_customer_as_of, crm.yml
@@ -43,11 +46,15 @@ SETTINGS_MODEL = "ml_input_settings"
 SEGMENT_MODEL = "ml_segment_features"
 UNITS_MODEL = "ml_campaign_units"
 COST_MODEL = "ml_campaign_cost_population"
+CHURN_MODEL = "ml_churn_features"
+CLV_MODEL = "ml_clv_purchases"
 #: the dbt models each family reads (its asset depends on their asset keys)
 FAMILY_INPUTS: dict[str, tuple[str, ...]] = {
     "segments": (SETTINGS_MODEL, SEGMENT_MODEL),
     "campaign_effects": (SETTINGS_MODEL, UNITS_MODEL, COST_MODEL),
     "uplift": (SETTINGS_MODEL, UNITS_MODEL),
+    "churn_risk": (SETTINGS_MODEL, CHURN_MODEL),
+    "lifetime_value": (SETTINGS_MODEL, CLV_MODEL),
 }
 
 #: k-means features of ml_segment_features (the rest of its columns are the RFM inputs)
@@ -85,7 +92,8 @@ UNIT_COLUMNS = ("campaign_id", "design", "customer_id", "master_customer_id", "t
 def _select(model: str, columns: tuple[str, ...], order_by: tuple[str, ...]) -> str:
     """`SELECT <columns> FROM ml_inputs.<model> ORDER BY <order_by>`: every name from the fixed lists above."""
     names = (model, *columns, *order_by)
-    assert all(n.isidentifier() for n in names) and model in (SEGMENT_MODEL, UNITS_MODEL, COST_MODEL), names
+    assert all(n.isidentifier() for n in names) and model in (SEGMENT_MODEL, UNITS_MODEL, COST_MODEL, CHURN_MODEL,
+                                                               CLV_MODEL), names
     return (f"SELECT {', '.join(columns)} FROM {INPUT_SCHEMA}.{model} ORDER BY {', '.join(order_by)}")
 
 
@@ -155,6 +163,30 @@ def campaign_units(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
     frame = _read(con, UNITS_MODEL, UNIT_COLUMNS, ("campaign_id", "customer_id"))
     counts = list(EVENT_OUTCOME_COLUMNS.values())
     return frame.astype({c: "float64" for c in counts})
+
+
+#: columns of ml_churn_features: key, cut-off, the model features (orchestration/ml_assets/churn.py), label
+CHURN_FEATURE_COLUMNS = ("days_since_last_engagement", "tenure_days", "orders_365d", "revenue_365d", "events_90d",
+                         "events_91_365d", "tickets_180d")
+CHURN_COLUMNS = ("customer_id", "cut_off_date", *CHURN_FEATURE_COLUMNS, "churned_within_horizon")
+#: columns of ml_clv_purchases
+CLV_COLUMNS = ("customer_id", "purchase_date", "orders", "net_revenue")
+
+
+def churn_features(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """CHURN_COLUMNS of ml_churn_features (one row per master customer and cut-off; the label is NULL on
+    the as_of rows), sorted by cut_off_date, customer_id; money as float."""
+    check_built_for(con, as_of)
+    frame = _read(con, CHURN_MODEL, CHURN_COLUMNS, ("cut_off_date", "customer_id"))
+    return frame.astype({c: "float64" for c in CHURN_FEATURE_COLUMNS})
+
+
+def clv_purchases(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """CLV_COLUMNS of ml_clv_purchases (one row per master customer and purchase day up to as_of), sorted by
+    customer_id, purchase_date; net_revenue as float."""
+    check_built_for(con, as_of)
+    frame = _read(con, CLV_MODEL, CLV_COLUMNS, ("customer_id", "purchase_date"))
+    return frame.astype({"net_revenue": "float64"})
 
 
 def covariate_matrix(settings: MlSettings) -> dict:

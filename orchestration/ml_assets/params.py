@@ -16,3 +16,11 @@ INCREMENTAL_OUTCOME = "revenue"  # the outcome whose effect, scaled to the paid-
 UPLIFT_PARAMS = {"learner": "dr", "nuisance": "linear", "final": "linear", "n_folds": 5}
 UPLIFT_OUTCOME = "conversion"
 MIN_UPLIFT_ARM = 10 * UPLIFT_PARAMS["n_folds"]  # members per arm below which a campaign gets no uplift score
+
+# churn risk (orchestration/ml_assets/churn.py): the label horizon and training months are set where the
+# frame is built (dbt_project/models/ml_inputs/ml_churn_features.sql); here the model's own choices
+CHURN_PARAMS = {"model": "logistic_l2", "C": 1.0, "top_reasons": 3, "horizon_months": 3, "reliability_bins": 10}
+
+# lifetime value (orchestration/ml_assets/clv.py): BG/NBD + Gamma-Gamma in weeks, value over 12 months;
+# the hold-out check predicts the last min(365 days, half the purchase history) from what came before
+CLV_PARAMS = {"time_unit_days": 7.0, "horizon_days": 365, "max_holdout_days": 365, "deciles": 10}

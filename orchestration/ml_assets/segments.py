@@ -32,6 +32,7 @@ from ml.segmentation import segment_profiles_frame
 from ml.silhouette import silhouettes
 from ml.stability import label_retention
 from orchestration.ml_assets import inputs
+from orchestration.ml_assets.history import record_segment_history
 from orchestration.ml_assets.params import RANDOM_STATE, SEGMENT_PARAMS, SILHOUETTE_SAMPLE
 from orchestration.ml_assets.settings import MlSettings
 from orchestration.ml_assets.store import table_exists, write_family
@@ -205,7 +206,8 @@ def segment_tables(
 
 def _store(as_of: date, model: tuple[str, bytes] | None) -> Callable[[duckdb.DuckDBPyConnection], None]:
     """Writes, inside the family's transaction, today's labels (keeping the previous run's: the retention
-    reference of the next run) and a newly trained model ((run_id, bytes), or None when scoring)."""
+    reference of the next run), the segment history (`history.py`) and a newly trained model ((run_id,
+    bytes), or None when scoring)."""
 
     def store(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {STORE_SCHEMA}")
@@ -223,6 +225,7 @@ def _store(as_of: date, model: tuple[str, bytes] | None) -> Callable[[duckdb.Duc
             f"INSERT INTO {STORE_SCHEMA}.segment_labels SELECT as_of, customer_id, cluster_id "
             "FROM ml.customer_segments"
         )
+        record_segment_history(con, as_of)
         if model is not None:
             run_id, blob = model
             con.execute(
@@ -257,6 +260,7 @@ def build_segments(
     t_model = time.perf_counter()
     model = (summary["model_run_id"], blob) if blob is not None else None
     counts = write_family(con, tables, as_of, also=_store(as_of, model))
+    counts["customer_segments_history"] = con.execute("SELECT count(*) FROM ml.customer_segments_history").fetchall()[0][0]
     summary.update(inputs_seconds=round(t_inputs - started, 2), seconds=round(t_model - t_inputs, 2),
                    total_seconds=round(time.perf_counter() - started, 2))
     log(f"segments: inputs {t_inputs - started:.1f} s, model {t_model - t_inputs:.1f} s, "

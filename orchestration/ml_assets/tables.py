@@ -49,14 +49,48 @@ ML_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
         ("campaign_id", "outcome", "fraction_targeted"),
         "Qini / cumulative-gain curve points of the out-of-fold uplift scores per randomised campaign.",
     ),
+    "customer_segments_history": (
+        ("customer_id", "valid_from"),
+        "One row per master customer and version of its segment (SCD type 2): the k-means cluster and segment "
+        "name and the RFM segment it held from valid_from (the segmentation run where they first appeared) "
+        "until valid_to (exclusive; NULL while current), with the version before, so a marketer sees who "
+        "moved between segments and when.",
+    ),
+    "customer_churn_risk": (
+        ("customer_id",),
+        "One row per active master customer at as_of (not churned under the warehouse's rule): probability of "
+        "being churned 3 months later (logistic model fit on the last 12 labelled month ends), risk band and "
+        "the features that raise the risk most, with the features it was scored on.",
+    ),
+    "churn_calibration": (
+        ("bin_low",),
+        "Reliability curve of the churn model on its held-out cut-off (the latest labelled month end): per "
+        "probability bin, customers, mean predicted probability and observed churn rate. AUC and Brier score "
+        "are in ml.model_runs (model churn_risk).",
+    ),
+    "customer_lifetime_value": (
+        ("customer_id",),
+        "One row per master customer with a completed order: BG/NBD probability of being alive and expected "
+        "purchases over the next 12 months, Gamma-Gamma expected value per purchase, and their product, the "
+        "expected 12-month value (site currency, undiscounted).",
+    ),
+    "clv_calibration": (
+        ("decile",),
+        "Hold-out check of the lifetime-value models by decile of predicted value (1 = highest): refit on the "
+        "purchases before as_of minus the hold-out period, mean predicted vs realised purchases and value per "
+        "customer in that period (metrics_json of ml.model_runs, model lifetime_value_bgnbd_gamma_gamma, holds "
+        "the period and the totals).",
+    ),
 }
 
 # output family -> its tables: one Dagster asset per family, so one can fail or be re-run alone. Every family
 # records its model runs in STORE_SCHEMA.model_runs; the `ml/model_runs` asset publishes that history.
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "segments": ("customer_segments", "segment_profiles", "segment_rules"),
+    "segments": ("customer_segments", "segment_profiles", "segment_rules", "customer_segments_history"),
     "campaign_effects": ("campaign_effects",),
     "uplift": ("customer_uplift", "uplift_curves"),
+    "churn_risk": ("customer_churn_risk", "churn_calibration"),
+    "lifetime_value": ("customer_lifetime_value", "clv_calibration"),
 }
 assert sorted(t for tables in FAMILIES.values() for t in tables) == sorted(set(ML_TABLES) - {"model_runs"})
 
@@ -69,6 +103,9 @@ MONEY_TYPE = "DECIMAL(18,2)"
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "customer_segments": ("monetary", "revenue_per_year"),
     "campaign_effects": ("incremental_revenue", "incremental_revenue_ci_low", "incremental_revenue_ci_high"),
+    "customer_churn_risk": ("revenue_365d",),
+    "customer_lifetime_value": ("average_repeat_value", "expected_value_per_purchase", "expected_value_12m"),
+    "clv_calibration": ("predicted_value", "realised_value"),
 }
 
 # ml.campaign_effects as dbt's source reads it; dbt_project/models/reports/rpt_campaign.sql creates it empty
@@ -233,6 +270,62 @@ ML_COLUMNS: dict[str, dict[str, str]] = {
         "cumulative_gain": "cumulative gain: (treated mean - control mean) among the targeted x number "
                            "targeted, per campaign member (outcome units per member)",
         "uplift_in_top": "treated mean minus control mean among the targeted fraction (outcome units; NULL at 0)",
+    },
+    "customer_segments_history": {
+        "valid_from": "as_of of the segmentation run where this version first appeared (DATE)",
+        "valid_to": "as_of of the run where it stopped holding (exclusive, DATE); NULL while current",
+        "is_current": "true for the customer's version of the latest run",
+        "rfm_segment": "named RFM segment of the version (see ml.customer_segments)",
+        "previous_segment_name": "segment_name of the customer's version before this one (NULL on its first)",
+        "previous_rfm_segment": "rfm_segment of the customer's version before this one (NULL on its first)",
+        "moved": "true when segment_name differs from previous_segment_name (false on the first version; a "
+                 "change of the RFM segment or cluster alone opens a version with moved false)",
+        "as_of": "the run's logical date: the last segmentation run folded into the history",
+    },
+    "customer_churn_risk": {
+        "churn_probability": "probability that the customer, active at as_of, is churned 3 months later under the "
+                             "warehouse's churn rule (no completed order or behaviour event for 180 days) (0..1)",
+        "risk_band": "low (probability < 0.2), medium (0.2 to < 0.5) or high (>= 0.5)",
+        "reason_1": "the feature that raises this customer's risk the most (its additive share of the log-odds "
+                    "is the largest positive one); NULL when no feature raises it",
+        "reason_2": "the feature that raises the risk second most; NULL when fewer raise it",
+        "reason_3": "the feature that raises the risk third most; NULL when fewer raise it",
+        "days_since_last_engagement": "days from the last completed order or behaviour event (or the first "
+                                      "created date) to as_of (days)",
+        "tenure_days": "days from the customer's first created date to as_of (days)",
+        "orders_365d": "completed orders in the 365 days ending on as_of (count)",
+        "revenue_365d": "their net revenue (site currency, DECIMAL(18,2))",
+        "events_90d": "behaviour events in the 90 days ending on as_of (count)",
+        "events_91_365d": "behaviour events in the 275 days before those 90 (count)",
+        "tickets_180d": "service tickets opened in the 180 days ending on as_of (count)",
+    },
+    "churn_calibration": {
+        "bin_low": "lower end of the probability bin (inclusive, 0..1)",
+        "bin_high": "upper end of the probability bin (exclusive; the last bin includes 1)",
+        "customers": "held-out customers whose predicted probability falls in the bin (count)",
+        "mean_predicted": "mean predicted churn probability in the bin (0..1)",
+        "observed_rate": "share of them that churned within the 3 months (0..1); close to mean_predicted = calibrated",
+    },
+    "customer_lifetime_value": {
+        "frequency": "repeat purchase days: days with a completed order after the first one (count)",
+        "recency_weeks": "weeks from the first to the last purchase day (weeks)",
+        "tenure_weeks": "weeks from the first purchase day to as_of (weeks)",
+        "average_repeat_value": "mean net revenue of the repeat purchase days; 0 without one (site currency, "
+                                "DECIMAL(18,2))",
+        "probability_alive": "BG/NBD probability that the customer is still buying at as_of (0..1)",
+        "expected_purchases_12m": "BG/NBD expected purchase days in the 365 days after as_of (count)",
+        "expected_value_per_purchase": "Gamma-Gamma expected net revenue of one future purchase (site currency, "
+                                       "DECIMAL(18,2))",
+        "expected_value_12m": "expected_purchases_12m x expected_value_per_purchase: the expected net revenue "
+                              "of the next 12 months, undiscounted (site currency, DECIMAL(18,2))",
+    },
+    "clv_calibration": {
+        "decile": "decile of predicted hold-out value: 1 = highest 10% of customers .. 10",
+        "customers": "customers of the calibration period in the decile (count)",
+        "predicted_purchases": "mean predicted purchase days per customer in the hold-out period (count)",
+        "realised_purchases": "mean actual purchase days per customer in the hold-out period (count)",
+        "predicted_value": "mean predicted net revenue per customer in the hold-out period (site currency)",
+        "realised_value": "mean actual net revenue per customer in the hold-out period (site currency)",
     },
 }
 

@@ -209,6 +209,32 @@ def segment_profiles(profiles: pd.DataFrame) -> alt.LayerChart:
     return (cells + text).properties(width=WIDTH, height=alt.Step(28))
 
 
+def reliability_curve(curve: pd.DataFrame) -> alt.LayerChart:
+    """Mean predicted churn probability against the observed churn rate per bin; the diagonal = calibrated."""
+    diagonal = alt.Chart(pd.DataFrame({"p": [0.0, 1.0]})).mark_line(color="#e45756", strokeDash=[4, 3]).encode(
+        x="p:Q", y="p:Q")
+    points = alt.Chart(curve).mark_circle(color="#4c78a8").encode(
+        alt.X("mean_predicted:Q", title="mean predicted probability", scale=alt.Scale(domain=[0, 1]),
+              axis=alt.Axis(format="%")),
+        alt.Y("observed_rate:Q", title="observed churn rate", scale=alt.Scale(domain=[0, 1]),
+              axis=alt.Axis(format="%")),
+        alt.Size("customers:Q", title="customers"),
+    )
+    return (diagonal + points).properties(width=WIDTH // 2, height=WIDTH // 2)
+
+
+def predicted_vs_realised(deciles: pd.DataFrame) -> alt.Chart:
+    """Mean predicted and realised value per customer by decile of predicted value (hold-out check)."""
+    long = deciles.melt("decile", ["predicted_value", "realised_value"], var_name="measure", value_name="value")
+    long["measure"] = long["measure"].map({"predicted_value": "predicted", "realised_value": "realised"})
+    return alt.Chart(long).mark_bar().encode(
+        alt.X("decile:O", title="decile of predicted value (1 = highest)"),
+        alt.Y("value:Q", title=f"net revenue per customer ({CURRENCY})"),
+        alt.XOffset("measure:N"),
+        alt.Color("measure:N", title=None),
+    ).properties(width=WIDTH, height=220)
+
+
 # --- service -----------------------------------------------------------------------------------------
 
 def service_volume(rows: pd.DataFrame) -> alt.Chart:

@@ -38,6 +38,12 @@ TABLES: dict[str, tuple[str, ...]] = {
                             "lift_pct", "n_treated", "n_control", "design", "is_primary"),
     "ml.customer_segments": ("segment_name", "rfm_segment"),
     "ml.segment_profiles": ("segment_name", "feature", "centroid_z", "mean"),
+    "ml.customer_churn_risk": ("risk_band", "churn_probability", "reason_1"),
+    "ml.churn_calibration": ("bin_low", "bin_high", "customers", "mean_predicted", "observed_rate"),
+    "ml.customer_lifetime_value": ("expected_value_12m", "expected_purchases_12m", "probability_alive"),
+    "ml.clv_calibration": ("decile", "customers", "predicted_purchases", "realised_purchases", "predicted_value",
+                           "realised_value"),
+    "ml.model_runs": ("model", "as_of", "run_id", "metrics_json"),
     "ops.quarantine": ("entity", "reason", "status"),
     "ops.data_issues": ("entity", "reason"),
     "ops.load_audit": ("extract_date", "entity", "rows_in_file", "rows_loaded", "rows_quarantined",
@@ -134,6 +140,39 @@ QUERIES: tuple[Query, ...] = (
     Query("segment_profiles", ("ml.segment_profiles",), """
         SELECT segment_name, feature, avg(centroid_z)::DOUBLE AS centroid_z, avg(mean)::DOUBLE AS mean
         FROM ml.segment_profiles GROUP BY ALL ORDER BY segment_name, feature
+    """),
+    # --- churn risk and lifetime value (ml) ---------------------------------------------------------
+    Query("churn_bands", ("ml.customer_churn_risk",), """
+        SELECT risk_band, count(*) AS customers, avg(churn_probability)::DOUBLE AS mean_probability
+        FROM ml.customer_churn_risk GROUP BY ALL ORDER BY mean_probability DESC
+    """),
+    Query("churn_reasons", ("ml.customer_churn_risk",), """
+        SELECT reason_1 AS reason, count(*) AS customers FROM ml.customer_churn_risk
+        WHERE risk_band <> 'low' AND reason_1 IS NOT NULL GROUP BY ALL ORDER BY customers DESC, reason
+    """),
+    Query("churn_calibration", ("ml.churn_calibration",), """
+        SELECT bin_low, bin_high, customers, mean_predicted, observed_rate FROM ml.churn_calibration ORDER BY bin_low
+    """),
+    Query("churn_metrics", ("ml.model_runs",), """
+        SELECT as_of, CAST(json_extract(metrics_json, '$.auc') AS DOUBLE) AS auc,
+               CAST(json_extract(metrics_json, '$.brier') AS DOUBLE) AS brier,
+               CAST(json_extract(metrics_json, '$.brier_base_rate') AS DOUBLE) AS brier_base_rate,
+               CAST(json_extract(metrics_json, '$.expected_calibration_error') AS DOUBLE) AS calibration_error,
+               json_extract_string(metrics_json, '$.evaluation_cut_off') AS evaluation_cut_off,
+               json_extract_string(metrics_json, '$.skipped') AS skipped
+        FROM ml.model_runs WHERE model = 'churn_risk' ORDER BY as_of DESC, run_id DESC LIMIT 1
+    """),
+    Query("clv_summary", ("ml.customer_lifetime_value",), """
+        SELECT count(*) AS customers, sum(expected_value_12m)::DOUBLE AS expected_value_12m,
+               sum(expected_purchases_12m)::DOUBLE AS expected_purchases_12m,
+               avg(probability_alive)::DOUBLE AS mean_probability_alive
+        FROM ml.customer_lifetime_value HAVING count(*) > 0
+    """),
+    Query("clv_calibration", ("ml.clv_calibration",), """
+        SELECT decile, customers, predicted_purchases::DOUBLE AS predicted_purchases,
+               realised_purchases::DOUBLE AS realised_purchases, predicted_value::DOUBLE AS predicted_value,
+               realised_value::DOUBLE AS realised_value
+        FROM ml.clv_calibration ORDER BY decile
     """),
     # --- service -----------------------------------------------------------------------------------
     Query("service_by_priority", ("reports.rpt_service",), """

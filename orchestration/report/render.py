@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.durable import atomic_write
-from orchestration.report import charts, queries, sections
+from orchestration.report import charts, predictions, queries, sections
 from orchestration.report import html as h
 from orchestration.report.queries import ReportData
 
 TITLE = "CRM warehouse report"
+#: the page's sections, in order
+SECTIONS = (sections.customers, sections.sales, sections.campaigns, sections.campaign_effects, sections.segments,
+            predictions.churn_risk, predictions.lifetime_value, sections.service, sections.data_quality,
+            sections.freshness)
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class ReportResult:
 def render(data: ReportData, source_name: str) -> tuple[str, list[h.Section]]:
     """The page's HTML and its sections."""
     charts.set_currency(sections.site_currency(data))
-    built = [build(data) for build in sections.ALL]
+    built = [build(data) for build in SECTIONS]
     footer = (f"Built from the published warehouse {source_name} (read-only; aggregates only, no personal "
               "data). Regenerated after every publish; `crm-warehouse report` rebuilds it.")
     return h.page(TITLE, sections.header(data), h.kpis(sections.headline(data)), built, footer), built

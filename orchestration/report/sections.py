@@ -335,9 +335,6 @@ def freshness(data: ReportData) -> h.Section:
     return s
 
 
-ALL = (customers, sales, campaigns, campaign_effects, segments, service, data_quality, freshness)
-
-
 # --- header and headline figures ---------------------------------------------------------------------
 
 def latest_as_of(data: ReportData):
