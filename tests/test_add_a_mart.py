@@ -166,7 +166,8 @@ def test_it_is_published_with_its_descriptions_as_comments(added: dict):
     assert table_comment == spec["description"].strip()
     assert columns == {c["name"]: c["description"] for c in spec["columns"]}
     parquet = warehouse / "parquet" / "current" / "marts" / f"{MART}.parquet"
-    assert duckdb.execute("SELECT count(*) FROM read_parquet($p)", {"p": str(parquet)}).fetchone()[0] == rows
+    with duckdb.connect() as con:  # a private connection: the module-level default one is shared by every test
+        assert con.execute("SELECT count(*) FROM read_parquet($p)", {"p": str(parquet)}).fetchall()[0][0] == rows
 
 
 # A data test that fails on the mart: no customer has a million orders.
