@@ -85,7 +85,7 @@ def generate(
     ] = None,
 ) -> None:
     """Generate realistic CRM extracts with planted defects and ground truth (under OUT/_truth/)."""
-    from orchestration.generate import main as gen
+    from bench.generator import main as gen
 
     try:
         if scale <= 0 or days < 1:
@@ -162,7 +162,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
 ) -> None:
     """Generate a small data set, run the whole pipeline on it and print what was produced."""
-    from orchestration.generate import main as gen
+    from bench.generator import main as gen
     from orchestration.runner import default_log_file, run_warehouse
     from orchestration.serving.dbt_docs import build_dbt_docs
 
