@@ -4,7 +4,7 @@ Generates `--days` extracts at each scale into a temporary folder (one child pro
 peak RSS is that scale's own) and prints, per scale, the wall time, the peak resident memory, rows per
 entity of day 1, bytes written and seconds per unit of scale (JSON, then a table). Scale 1 must take well
 under a minute, cost must grow linearly with scale (the s/scale column stays flat) and the peak RSS must
-stay bounded (customers are generated in blocks, `orchestration/generate/blocks.py`): at most 3 GiB at
+stay bounded (customers are generated in blocks, `bench/generator/blocks.py`): at most 3 GiB at
 scale 10.
 
     python bench/generate_scale.py --scales 0.1 1 10 --days 2
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestration.generate.main import generate  # noqa: E402
+from bench.generator.main import generate  # noqa: E402
 
 COUNTED = ("customers", "orders", "order_items", "behavior_events", "communications", "service_tickets",
            "campaign_members")

@@ -61,7 +61,7 @@ def child_env() -> dict[str, str]:
 def _source_hash() -> str:
     """Of the generator's and the contract's source: a changed generator does not reuse the cache."""
     digest = hashlib.sha256()
-    for pattern in ("orchestration/generate/**/*.py", "orchestration/contract*.py", "orchestration/contract/**/*.py"):
+    for pattern in ("bench/generator/**/*.py", "orchestration/contract*.py", "orchestration/contract/**/*.py"):
         for path in sorted(REPO.glob(pattern)):
             digest.update(path.relative_to(REPO).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:12]

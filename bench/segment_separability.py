@@ -109,7 +109,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out
         if out is None:
-            from orchestration.generate.main import generate
+            from bench.generator.main import generate
 
             out = Path(tmp) / "extract"
             generate(out, args.scale, args.seed)

@@ -17,7 +17,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from orchestration.errors import CrmWarehouseError
 from orchestration.settings import DEMO_PII_KEY, PII_KEY_ENV, load_settings
@@ -85,7 +84,7 @@ def generate(
     ] = None,
 ) -> None:
     """Generate realistic CRM extracts with planted defects and ground truth (under OUT/_truth/)."""
-    from orchestration.generate import main as gen
+    from bench.generator import main as gen
 
     try:
         if scale <= 0 or days < 1:
@@ -164,7 +163,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
 ) -> None:
     """Generate a small data set, run the whole pipeline on it and print what was produced."""
-    from orchestration.generate import main as gen
+    from bench.generator import main as gen
     from orchestration.runner import default_log_file, run_warehouse
     from orchestration.serving.dbt_docs import build_dbt_docs
 
@@ -187,6 +186,8 @@ def demo(
             docs_page = build_dbt_docs(settings)
     except CrmWarehouseError as exc:
         _fail(exc)
+    from orchestration.serving.summary import print_summary
+
     print_summary(settings.published_db, elapsed)
     console.print(f"dbt docs: {docs_page}", highlight=False, soft_wrap=True)
 
@@ -356,42 +357,6 @@ def bench(
         bench_command(scales, out, seed, cache, console)
     except (CrmWarehouseError, ModuleNotFoundError) as exc:  # "No module named 'bench'": not a source checkout
         _fail(CrmWarehouseError(str(exc)))
-
-
-def print_summary(published_db: Path, elapsed: float) -> None:
-    """Row counts, quarantine by reason and where things are, read from the published file."""
-    import duckdb
-
-    from orchestration.report import report_path
-
-    out = Console()
-    with duckdb.connect(str(published_db), read_only=True) as con:
-        audit = con.execute(
-            "SELECT count(*), sum(rows_in_file), sum(rows_loaded), sum(rows_quarantined) FROM ops.load_audit"
-        ).fetchall()[0]
-        reasons = con.execute(
-            "SELECT reason, count(*) FILTER (status = 'quarantined'), count(*) FILTER (status = 'released') "
-            "FROM ops.quarantine GROUP BY 1 ORDER BY 2 DESC"
-        ).fetchall()
-        tables = con.execute(
-            "SELECT table_name, row_count FROM ops.publish_log WHERE publish_id = "
-            "(SELECT max(publish_id) FROM ops.publish_log) ORDER BY table_name"
-        ).fetchall()
-    out.print(f"[bold]crm-warehouse demo[/] finished in {elapsed:.1f} s")
-    out.print(f"files loaded: {audit[0]}; rows in files {audit[1]:,} = loaded {audit[2]:,} + quarantined {audit[3]:,}")
-    t = Table("reason", "quarantined", "released (late arrivals)", title="quarantine by reason")
-    for reason, q, r in reasons:
-        t.add_row(reason, f"{q:,}", f"{r:,}")
-    out.print(t)
-    t = Table("published table", "rows", title=f"published tables in {published_db}")
-    for name, rows in tables:
-        t.add_row(name, f"{rows:,}")
-    out.print(t)
-    out.print(f"BI: open [bold]{published_db}[/] read-only (duckdb -readonly {published_db}); "
-              "Dagster UI: make ui")
-    report = report_path(published_db.parent)
-    if report.exists():
-        out.print(f"report: open [bold]{report}[/] in a browser (works offline; `crm-warehouse report` rebuilds it)")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.generator import DEFAULT_START_DATE, GENERIC_EMAIL_LOCAL_PARTS, blocks, first_extract_date
+from bench.generator.identity import is_generic_email, normalise_email, normalise_name, normalise_phone
+from bench.generator.main import generate
 from orchestration import contract as c
-from orchestration.generate import DEFAULT_START_DATE, GENERIC_EMAIL_LOCAL_PARTS, blocks, first_extract_date
-from orchestration.generate.identity import is_generic_email, normalise_email, normalise_name, normalise_phone
-from orchestration.generate.main import generate
 
 SCALE, SEED, DAYS = 0.01, 11, 2
 BLOCK_SIZES = {"one_block": blocks.BLOCK_CUSTOMERS, "four_blocks": 250}  # scale 0.01 = 1 000 customers
@@ -282,7 +282,7 @@ def test_expected_totals_shape(truth):
 def test_memory_is_bounded_by_the_block_not_the_scale(tmp_path, monkeypatch):
     """Triple the scale at a fixed block size: three times the rows are written, but the most rows any
     block holds (its world's frames) and the largest chunk written stay the same (no timing, no RSS)."""
-    from orchestration.generate import main as gen
+    from bench.generator import main as gen
 
     held: list[int] = []
     chunks: list[int] = []
@@ -311,3 +311,19 @@ def test_memory_is_bounded_by_the_block_not_the_scale(tmp_path, monkeypatch):
     assert written[0.03] > 2.5 * written[0.01]
     assert peak[0.03][1] < 1.3 * peak[0.01][1], peak  # rows held by one block
     assert peak[0.03][2] < 1.3 * peak[0.01][2], peak  # largest chunk handed to the writer
+
+
+def test_the_dagster_code_location_does_not_ship_the_generator():
+    """The generator is test/demo/bench tooling (bench/generator/): loading the production definitions must
+    not import it, and no production module may name it except the CLI's `generate` and `demo` commands."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, orchestration.definitions; "
+             "print(sorted(m for m in sys.modules if m == 'bench' or m.startswith('bench.')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    assert out == "[]", f"orchestration.definitions imports the generator/bench: {out}"
+    root = Path(__file__).resolve().parents[1] / "orchestration"
+    users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if "bench.generator" in p.read_text())
+    assert users == ["cli.py"], users

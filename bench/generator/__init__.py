@@ -1,6 +1,6 @@
 """Synthetic CRM extract generator: nightly extract folders plus the ground truth that grades the warehouse.
 
-Entry point: `orchestration.generate.main.generate(out_dir, scale, seed, days, start_date)`.
+Entry point: `bench.generator.main.generate(out_dir, scale, seed, days, start_date)`.
 
 Customers are generated in blocks of at most `blocks.BLOCK_CUSTOMERS` (`blocks.py`), so memory stays
 bounded at any scale. For each block the generator builds an in-memory "world" (its customers, orders,
@@ -8,7 +8,9 @@ campaign memberships, tickets, ... over the whole timeline), decides which row v
 extract delivers (history on day 1, deltas after), plants the documented defects and appends its rows to
 the CSV files; the last block writes the snapshot files and the manifests, then `_truth/` is completed.
 
-Constants here are importable by the rest of the warehouse (entity matching, docs, tests).
+It lives in `bench/`, outside the warehouse's `orchestration` package: the demo, the tests and the benchmarks
+use it (through `crm-warehouse generate`), the Dagster code location never imports it.
+Constants here are importable by tests and docs.
 """
 
 from __future__ import annotations
