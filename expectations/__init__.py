@@ -1,5 +1,6 @@
-"""Great Expectations quality gates: suites stored as JSON (`expectations/suites/`) and a small runner
-that validates a pandas DataFrame against one of them (`expectations.runner`).
+"""Great Expectations quality gates: suites stored as JSON (`expectations/suites/`, read by
+`expectations.suites`), run on pandas DataFrames through GX Checkpoints with GX's Data Docs action
+(`expectations.runner`), plus the offline entry page of the Data Docs folder (`expectations.offline`).
 
 Suites, two per table, named after the Dagster asset they guard:
 

@@ -128,7 +128,7 @@ def _duplicate_clean_record(day: Path, entity: str) -> list[str]:
 def test_identical_duplicate_rows_load_and_pass_the_raw_gate(landing: Path, tmp_path: Path):
     """The contract: the same record twice in one file is not a conflict, both load (staging keeps one,
     see the end-to-end test below); the raw gate must agree instead of refusing the night."""
-    from expectations.runner import validate_frame
+    from expectations.runner import summary, validate_frame
     from orchestration.assets.checks import raw_frames
     from orchestration.raw.loader import load_new_extracts
     from orchestration.settings import load_settings
@@ -146,7 +146,7 @@ def test_identical_duplicate_rows_load_and_pass_the_raw_gate(landing: Path, tmp_
         assert (rows[rows.columns[0]] == record[0]).sum() == 2, f"{entity}: both copies are loaded"
         for suite, frame, _ in frames:
             outcome = validate_frame(frame, suite)
-            assert outcome.success, outcome.summary()
+            assert outcome.success, summary(outcome)
 
 
 def test_conflicting_duplicates_still_fail_the_files_fact():

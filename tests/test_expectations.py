@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import pandas as pd
 import pytest
 
 from expectations import SUITES_DIR, build_raw_suites, facts
-from expectations.runner import load_suite, suite_names
+from expectations.suites import load_suite, suite_names
 from orchestration import contract
 from tests.conftest import REPO, Built, copy_built, run_cli
 
@@ -46,7 +47,7 @@ def test_raw_suites_are_in_sync_with_the_contract():
 
 
 def test_every_suite_is_valid_gx_json_named_like_its_file():
-    from expectations.runner import to_gx_suite  # imports great_expectations (slow, once)
+    from expectations.suites import to_gx_suite  # imports great_expectations (slow, once)
 
     names = suite_names()
     assert names
@@ -156,71 +157,110 @@ def _raw_frame(built: Built, entity: str) -> pd.DataFrame:
         return con.read_parquet(glob, hive_partitioning=True, union_by_name=True).df().drop(columns="_batch")
 
 
+def _failed(result) -> list[tuple[str, str | None]]:
+    from expectations import runner
+
+    return [(r.expectation_config.type, runner.column_of(r.expectation_config.kwargs)) for r in runner.failures(result)]
+
+
 def test_runner_passes_clean_frames_and_names_the_failing_expectation(built: Built):
-    from expectations.runner import validate_frame
+    from great_expectations.checkpoint.checkpoint import CheckpointResult
+
+    from expectations import runner
 
     orders = _raw_frame(built, "orders")
-    clean = validate_frame(orders, "raw.orders")
-    assert clean.success and clean.evaluated == len(load_suite("raw.orders")["expectations"]), clean.summary()
+    clean = runner.validate_frame(orders, "raw.orders")
+    assert isinstance(clean, CheckpointResult)  # GX's own result objects, not a copy of them
+    (result,) = runner.suite_results(clean)
+    assert clean.success and result.statistics["evaluated_expectations"] == len(load_suite("raw.orders")["expectations"])
 
     bad = orders.copy()
     bad.loc[bad.index[0], "channel"] = "fax"  # an unknown code
     bad.loc[bad.index[1], "channel"] = "  WEB "  # original case and padding are fine, like the loader
     bad = pd.concat([bad, bad.iloc[[2]]])  # the same record twice in one file: no conflict (contract)
-    outcome = validate_frame(bad, "raw.orders")
+    outcome = runner.validate_frame(bad, "raw.orders")
     assert not outcome.success
-    failed = {(f.expectation, f.column) for f in outcome.failed}
-    assert failed == {("expect_column_values_to_match_regex", "channel")}, outcome.summary()
-    code = next(f for f in outcome.failed if f.column == "channel")
-    assert code.unexpected_examples == ["fax"] and code.rule.startswith("allowed code")
-    assert f"_source_line={orders['_source_line'].iloc[0]}" in code.where[0]
+    assert _failed(outcome) == [("expect_column_values_to_match_regex", "channel")], runner.summary(outcome)
+    (code,) = runner.failures(outcome)
+    assert runner.examples(code) == ["fax"] and runner.rule(code).startswith("allowed code")
+    line = orders["_source_line"].iloc[0]
+    assert runner.where(code) == [f"_source_file={orders['_source_file'].iloc[0]} _source_line={line}"]
+    assert "1 unexpected, e.g. fax at _source_file=" in runner.describe(code)
 
     products = _raw_frame(built, "products")
     products.loc[products.index[0], "list_price"] = float(PLANTED_PRICE)  # passes the loader (>= 0)
-    outcome = validate_frame(products, "raw.products")
-    assert [(f.expectation, f.column) for f in outcome.failed] == [("expect_column_values_to_be_between", "list_price")]
-    assert "GX-only" in outcome.failed[0].rule and "2500000" in outcome.failed[0].summary()
+    outcome = runner.validate_frame(products, "raw.products")
+    assert _failed(outcome) == [("expect_column_values_to_be_between", "list_price")]
+    (price,) = runner.failures(outcome)
+    assert "GX-only" in runner.rule(price) and "2500000" in runner.describe(price)
+
+
+def test_a_checkpoint_renders_data_docs_for_failures_and_an_offline_entry_page(built: Built, tmp_path):
+    """Each suite runs as a GX Checkpoint whose UpdateDataDocsAction renders the page of a failed validation
+    (all validations with docs="all"); summary.html lists the run's results without any script or CDN."""
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    from expectations import runner
+
+    products = _raw_frame(built, "products")
+    bad = products.copy()
+    bad.loc[bad.index[0], "list_price"] = float(PLANTED_PRICE)
+    docs = tmp_path / "docs"
+    validator = runner.get_validator(docs, "run-1")
+    assert validator.docs_page(validator.validate(products, "raw.products")) is None  # passing: no GX page
+    failed = validator.validate(bad, "raw.products")
+    (action,) = validator.context.checkpoints.get("raw.products").actions
+    assert isinstance(action, UpdateDataDocsAction)
+    page = Path(validator.docs_page(failed))
+    assert page.is_file() and page.is_relative_to(docs / "validations" / "raw" / "products" / "run-1")
+    assert "list_price" in page.read_text(encoding="utf-8") and (docs / "index.html").is_file()
+
+    summary = (docs / "summary.html").read_text(encoding="utf-8")
+    assert "<script" not in summary and "http" not in summary.split('<a href="index.html">')[0]
+    assert "1 suites validated" in summary and "1 failing" in summary and "run-1" in summary
+    assert "2500000" in summary and os.path.relpath(page, docs) in summary
+
+    everything = runner.get_validator(tmp_path / "all", "run-2", docs="all")
+    assert Path(everything.docs_page(everything.validate(products, "raw.products"))).is_file()
 
 
 def test_files_suite_gates_freshness_and_quarantine_rate(built: Built):
-    from expectations.runner import validate_frame
+    from expectations import runner
     from orchestration.assets.checks import raw_frames
     from orchestration.settings import load_settings
 
     settings = load_settings(built.landing, built.warehouse)
     newest = max(date.fromisoformat(p.name) for p in built.landing.iterdir() if p.name[:2] == "20")
     (_, _, _), (suite, files, _) = raw_frames(settings, "orders", newest)
-    assert validate_frame(files, suite).success
+    assert runner.validate_frame(files, suite).success
     assert (files["rows_in_raw"] == files["rows_loaded"]).all()
 
     (_, _, _), (_, stale, _) = raw_frames(settings, "orders", newest + timedelta(days=5))
-    outcome = validate_frame(stale, suite)
-    assert [(f.expectation, f.column, f.observed) for f in outcome.failed] == [
-        ("expect_column_min_to_be_between", "age_days", 5)
-    ]
+    outcome = runner.validate_frame(stale, suite)
+    assert _failed(outcome) == [("expect_column_min_to_be_between", "age_days")]
+    assert runner.failures(outcome)[0].result["observed_value"] == 5
 
     noisy = files.copy()
     big = noisy.index[0]
     noisy.loc[big, ["rows_in_file", "rows_quarantined"]] = [1000, 80]
     noisy.loc[big, "quarantine_rate"] = 0.08
-    outcome = validate_frame(noisy, suite)
-    assert [(f.column, f.unexpected_examples) for f in outcome.failed] == [("quarantine_rate", [0.08])]
-    assert outcome.failed[0].where == [f"file={noisy.loc[big, 'file']}"]
+    outcome = runner.validate_frame(noisy, suite)
+    assert _failed(outcome) == [("expect_column_values_to_be_between", "quarantine_rate")]
+    (rate,) = runner.failures(outcome)
+    assert runner.examples(rate) == [0.08] and runner.where(rate) == [f"file={noisy.loc[big, 'file']}"]
 
 
 # --- the pipeline ------------------------------------------------------------------------------------
 
 def test_clean_session_build_passed_every_gate_and_wrote_data_docs(built: Built):
     docs = built.warehouse / "data_docs"
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in (docs / "results").glob("*.json")]
     delivered = [e.name for e in contract.ENTITIES if e.name not in contract.OPTIONAL_ENTITIES]  # the generated site
     expected = {f"raw.{e}" for e in delivered} | {f"raw.{e}.files" for e in delivered}
-    assert expected <= {r["suite"] for r in records}
-    assert all(r["success"] for r in records), [r["suite"] for r in records if not r["success"]]
     summary = (docs / "summary.html").read_text(encoding="utf-8")
-    assert "0 failing" in summary and "http" not in summary.split("</style>")[0]  # no CDN in the head
+    assert set(re.findall(r"<tr><td>([\w.]+)</td><td class=ok>passed</td>", summary)) == expected
+    assert "0 failing" in summary and "FAILED" not in summary and "<script" not in summary
     # passing validations get no GX page by default (CRM_DATA_DOCS=all renders them); failures do (below)
-    assert all(r["docs_page"] is None for r in records)
+    assert not (docs / "validations").exists()
 
 
 def _plant_price(folder: Path) -> None:
@@ -278,6 +318,13 @@ def test_failing_expectation_blocks_downstream_and_publish_and_is_recorded(built
     check = failed[0]
     assert check.severity == dg.AssetCheckSeverity.ERROR and check.blocking
     assert "list_price" in check.metadata["failures"].value and "2500000" in check.metadata["failures"].value
+    assert f"{new.name}/products.csv" in check.metadata["failures"].value  # the file and line of the value
+    gx_failed = check.metadata["gx_failed_expectations"].value  # GX's own description of each failure
+    assert len(gx_failed) == check.metadata["failed_expectations"].value, gx_failed
+    prices = [f for f in gx_failed if f["kwargs"].get("column") == "list_price"
+              and f["expectation_type"] == "expect_column_values_to_be_between"]
+    assert len(prices) == 1, gx_failed
+    assert prices[0]["result"]["partial_unexpected_list"] == [2500000.0]
     page = Path(check.metadata["data_docs_page"].value)
     assert page.is_file() and "raw.products" in page.read_text(encoding="utf-8")
     assert {k.path[0] for k in mats} == {"raw"}  # no ops, dbt, mart or serving asset materialized

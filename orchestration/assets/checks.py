@@ -3,7 +3,7 @@ asset checks. (The marts are gated by their dbt tests, run in `dbt build`, and b
 orchestration/assets/mart_gates.py; GX does not check them a second time.)
 
 One check named `great_expectations` per raw entity asset (`raw/<entity>`). Each check reads pandas
-frames with DuckDB and validates them with the runner:
+frames with DuckDB and runs each through its suite's GX Checkpoint (`expectations.runner`):
 
 * rows: the entity's rows, all of them up to FULL_FRAME_MAX_ROWS, else a deterministic sample
   (`USING SAMPLE reservoir(SAMPLE_ROWS ROWS) REPEATABLE (SAMPLE_SEED)` on a single-threaded connection,
@@ -14,9 +14,11 @@ frames with DuckDB and validates them with the runner:
 
 A failed expectation fails the check with severity ERROR; the checks are blocking, so Dagster skips every
 asset downstream of the checked one: ops tables, dbt and the publish, and BI keeps the previously
-published file. The check result carries the failed expectations with observed values, the Data Docs page
-and the offline summary (`WAREHOUSE/data_docs/summary.html`); the step then fails with a
-CrmWarehouseError naming the expectation, file and line, which the CLI prints and the on-call alert quotes.
+published file. The check result carries, from GX's CheckpointResult, the failed expectations with what
+the data showed (a few unexpected values and their file/line), GX's own description of them
+(`gx_failed_expectations`), the Data Docs page rendered by the Checkpoint's UpdateDataDocsAction and the
+offline entry page (`WAREHOUSE/data_docs/summary.html`); the step then fails with a CrmWarehouseError
+naming the entity, the expectation, file and line, which the CLI prints and the on-call alert quotes.
 
 Reading: the raw zone with read_parquet over RAW_ROOT. The quarantine rate uses the load audit computed
 from the raw zone's metadata by the same function that builds ops.load_audit (`rebuild_ops_tables`), in
@@ -33,7 +35,7 @@ import dagster as dg
 import duckdb
 
 from expectations import facts
-from expectations.runner import load_suite
+from expectations.suites import load_suite
 from orchestration import contract
 from orchestration.assets.ingest import RAW_KEYS, resolve_as_of
 from orchestration.assets.resources import WarehouseResource
@@ -147,64 +149,86 @@ def _md(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _failed_table(outcomes) -> str:
+def _failed_table(results) -> str:
+    from expectations import runner
+
     lines = ["| suite | expectation | observed | rule |", "|---|---|---|---|"]
-    for o in outcomes:
-        for f in o.failed:
-            lines.append(f"| {_md(o.suite)} | {_md(f.call())} | {_md(f.observation())} | {_md(f.rule)} |")
+    for suite in results:
+        for r in runner.failures(suite):
+            lines.append(f"| {_md(suite.suite_name)} | {_md(runner.call(r))} | {_md(runner.observation(r))} "
+                         f"| {_md(runner.rule(r))} |")
     return "\n".join(lines)
+
+
+def _gx_failed(results) -> list[dict]:
+    """GX's own description of each failed expectation (type, kwargs, result with a few unexpected values
+    and the rows they are on), for the check metadata."""
+    from expectations import runner
+
+    out = []
+    for suite in results:
+        for r in runner.failures(suite):
+            item = r.describe_dict()
+            res = item.get("result") or {}
+            for key in ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts"):
+                if key in res:
+                    res[key] = res[key][: runner.EXAMPLES]
+            out.append({"suite": suite.suite_name, "rule": runner.rule(r), **item})
+    return out
 
 
 def run_suites(
     context: dg.AssetCheckExecutionContext, settings: Settings, asset_key: dg.AssetKey, frames, what_to_do: str
 ) -> Iterator[dg.AssetCheckResult]:
-    """Validate each (suite, frame); yield one check result; raise a one-line CrmWarehouseError if any
-    expectation failed (after the result is recorded, so the UI shows it)."""
-    from expectations.runner import get_validator
+    """Run each (suite, frame) through its GX Checkpoint; yield one check result; raise a one-line
+    CrmWarehouseError if any expectation failed (after the result is recorded, so the UI shows it)."""
+    from expectations import runner
 
     start = time.monotonic()
     docs = data_docs_dir(settings)
-    validator = get_validator(docs, context.run.run_id, render_passing=load_ops_settings().data_docs_all)
-    outcomes = []
-    for suite, frame, info in frames:
-        outcome = validator.validate(frame, suite, asset=asset_key.to_user_string(), context_info=info)
-        context.log.info(outcome.summary())
-        outcomes.append(outcome)
-    passed = all(o.success for o in outcomes)
-    failing = [o for o in outcomes if not o.success]
-    page = (failing or outcomes)[0].docs_page
-    summary = docs / "summary.html"
+    validator = runner.get_validator(docs, context.run.run_id,
+                                     docs="all" if load_ops_settings().data_docs_all else "failures")
+    checkpoints = []
+    for suite, frame, _info in frames:
+        checkpoint = validator.validate(frame, suite)
+        context.log.info(runner.summary(checkpoint))
+        checkpoints.append(checkpoint)
+    results = [r for c in checkpoints for r in runner.suite_results(c)]
+    failing = [r for r in results if not r.success]
+    pages = [p for c in checkpoints if not c.success and (p := validator.docs_page(c))]
     info = {k: v for _, _, i in frames for k, v in i.items()}
     metadata = {
-        "suites": ", ".join(o.suite for o in outcomes),
-        "expectations_passed": f"{sum(o.successful for o in outcomes)}/{sum(o.evaluated for o in outcomes)}",
-        "failed_expectations": len([f for o in outcomes for f in o.failed]),
-        "rows_validated": dg.MetadataValue.json({o.suite: o.rows for o in outcomes}),
+        "suites": ", ".join(r.suite_name for r in results),
+        "expectations_passed": f"{sum(r.statistics['successful_expectations'] for r in results)}/"
+                               f"{sum(r.statistics['evaluated_expectations'] for r in results)}",
+        "failed_expectations": sum(len(runner.failures(r)) for r in results),
+        "rows_validated": dg.MetadataValue.json({s: len(f) for s, f, _ in frames}),
         "sampled": bool(info.get("sampled", False)),
         "rows_total": int(info.get("rows_total", 0)),
         "as_of": str(info.get("as_of", "")),
         "duration_s": dg.MetadataValue.float(round(time.monotonic() - start, 2)),
-        "data_docs_summary": dg.MetadataValue.path(str(summary)),
+        "data_docs_summary": dg.MetadataValue.path(str(validator.entry_page)),
     }
-    if page and page.startswith("/"):
-        metadata["data_docs_page"] = dg.MetadataValue.path(page)
+    if pages:
+        metadata["data_docs_page"] = dg.MetadataValue.path(pages[0])
     if failing:
         metadata["failures"] = dg.MetadataValue.md(_failed_table(failing))
+        metadata["gx_failed_expectations"] = dg.MetadataValue.json(_gx_failed(failing))
     yield dg.AssetCheckResult(
-        passed=passed,
+        passed=not failing,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata=metadata,
-        description=None if passed else " || ".join(o.summary() for o in failing)[:2000],
+        description=" || ".join(runner.summary(r) for r in failing)[:2000] if failing else None,
     )
-    if not passed:
+    if failing:
         first = failing[0]
-        more = len(first.failed) - 1
-        also = [o.suite for o in failing[1:]]
+        failed = runner.failures(first)
+        also = [r.suite_name for r in failing[1:]]
         raise CrmWarehouseError(
-            f"quality gate {asset_key.to_user_string()} failed: suite {first.suite}: {first.failed[0].summary()}"
-            + (f" (+{more} more failed expectations)" if more else "")
+            f"quality gate {asset_key.to_user_string()} failed: suite {first.suite_name}: {runner.describe(failed[0])}"
+            + (f" (+{len(failed) - 1} more failed expectations)" if len(failed) > 1 else "")
             + (f"; also failed: {', '.join(also)}" if also else "")
-            + f"; {what_to_do}; details: {summary}"
+            + f"; {what_to_do}; details: {validator.entry_page}"
         )
 
 
