@@ -160,14 +160,16 @@ MODULE_ORDER = (
     "test_cli_errors",  # builds `built` (3 nightly runs), then a reload
     "test_ml_assets",  # builds `built_scale01` (2 runs at scale 0.1)
     "test_ops_crash",  # 4 kills and a re-run on a copy of `built`
-    "test_privacy",  # forget and a reload on a copy of `built`
+    "test_privacy_forget",  # forget and a reload on a copy of `built`
     "test_partial_sites",  # three partial-site runs and a failing one
     "test_import_mapping",  # two imported exports run end to end
     "test_damaged_input",  # a refused night and its re-delivery
     "test_incremental_parity",  # builds `built_full`
     "test_expectations",
     "test_marts_commerce",
+    "test_marts_commerce_incremental",  # dbt on a hand-built raw zone, batch by batch and full refresh
     "test_marts_customer",
+    "test_privacy",  # PII scans of the published file and its Parquet exports
     "test_dbt_staging",
     "test_dbt_docs",
     "test_ops_alerts",
