@@ -17,6 +17,7 @@ import unicodedata
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -32,6 +33,7 @@ TRUTH_FILES = (
     "dirty_fields",
     "tricky_clean",
     "segments",
+    "churn_hazard",
     "duplicates",
     "campaign_effects",
     "uplift",
@@ -277,6 +279,51 @@ def test_expected_totals_shape(truth):
     revenue = totals[totals["metric"] == "net_revenue"]
     assert revenue["period"].str.fullmatch(r"\d{4}-\d{2}").all()
     assert revenue["value"].str.fullmatch(r"\d+\.\d{2}").all()
+
+
+def test_churn_times_follow_the_planted_hazard(out, truth):
+    """Every at_risk record has a planted hazard (the documented formula of its drivers) and a churn time
+    inside its window; its orders in the extracts really thin out after that time; and the sampler draws
+    from the stated hazard: a maximum-likelihood fit of the truncated exponential on 20 000 draws recovers
+    the base hazard and both elasticities."""
+    from scipy.optimize import minimize
+
+    from bench.generator import segments as s
+
+    hazard = truth["churn_hazard"]
+    at_risk = truth["segments"].loc[truth["segments"]["true_segment"] == "at_risk", "customer_id"]
+    assert sorted(hazard["customer_id"]) == sorted(at_risk) and len(hazard) > 100
+    load, tenure = hazard["service_load"].astype(float), hazard["tenure_years"].astype(float)
+    assert s.churn_hazard(load.to_numpy(), tenure.to_numpy()) == pytest.approx(
+        hazard["hazard_per_day"].astype(float).to_numpy(), rel=1e-5)
+    lo, hi, churned = (pd.to_datetime(hazard[col]) for col in ("window_start", "window_end", "churned_at"))
+    assert ((lo <= churned) & (churned < hi)).all()
+    window_end = pd.Timestamp(first_extract_date()) - pd.Timedelta(days=150)  # later only for late duplicates
+    assert (hi == np.maximum(window_end, lo + pd.Timedelta(days=1))).all()
+
+    header, rows = _records(out, f"{first_extract_date().isoformat()}/orders.csv")
+    orders = pd.DataFrame([r for r in rows if len(r) == len(header)], columns=header)  # planted ragged rows out
+    orders["order_date"] = pd.to_datetime(orders["order_date"], errors="coerce")  # planted bad dates: NaT
+    when = orders.merge(hazard.assign(churned_at=churned), on="customer_id")
+    before = (when["order_date"] < when["churned_at"]).sum() / (churned - lo).dt.days.sum()
+    after = (when["order_date"] >= when["churned_at"]).sum() / (pd.Timestamp(first_extract_date()) - churned).dt.days.sum()
+    assert after < 0.2 * before, (before, after)  # after churn an at_risk customer keeps AFTER_CHURN of its rates
+
+    rng = np.random.default_rng(5)
+    n, day = 20_000, np.timedelta64(1, "D").astype("timedelta64[s]")
+    sim_load, sim_tenure = rng.lognormal(-0.1, 0.45, n), rng.uniform(0.3, 3.5, n)
+    start = np.full(n, np.datetime64("2024-03-31T00:00:00"))
+    width = rng.integers(150, 300, n)
+    drawn = s.truncated_exponential_times(rng, s.churn_hazard(sim_load, sim_tenure), start, start + width * day)
+    t, x = (drawn - start) / day, np.column_stack([np.ones(n), np.log(sim_load), -np.log(sim_tenure)])
+
+    def minus_log_likelihood(beta):
+        h = np.exp(x @ beta)
+        return -(np.log(h) - h * t - np.log(-np.expm1(-h * width))).sum()
+
+    fit = minimize(minus_log_likelihood, np.array([-5.0, 1.0, 0.5]), method="BFGS").x
+    assert fit == pytest.approx([np.log(s.CHURN_BASE_HAZARD), s.CHURN_SERVICE_ELASTICITY,
+                                 s.CHURN_TENURE_ELASTICITY], abs=0.1), fit
 
 
 def test_memory_is_bounded_by_the_block_not_the_scale(tmp_path, monkeypatch):

@@ -9,7 +9,9 @@ import shutil
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from orchestration.ml_assets.churn import FEATURES
 from orchestration.ml_assets.history import record_segment_history
@@ -49,6 +51,54 @@ def test_churn_risk_scores_every_active_customer_and_beats_the_base_rate(built: 
     assert calibration["customers"].sum() == held_out["n"].iloc[0]
     observed = (calibration["observed_rate"] * calibration["customers"]).sum() / calibration["customers"].sum()
     assert observed == pytest.approx(held_out["rate"].iloc[0])
+
+
+def churn_oracle(built: Built, cut_off: str) -> pd.DataFrame:
+    """The held-out rows (features at `cut_off`, label known) with two scores that know the planted truth
+    (`_truth/churn_hazard.csv`, per master customer: the latest churn time and lowest hazard of its records):
+    `hazard_score` = P(churned at least customer_churn_days() before the label's month end | the planted
+    hazard and window), what the true hazard alone predicts; `realised_score` = how long before the cut-off
+    the customer really stopped. Customers never planted to churn score lowest on both."""
+    held_out = built.work_query("SELECT customer_id, churned_within_horizon FROM ml_inputs.ml_churn_features "
+                                "WHERE cut_off_date = CAST($d AS DATE) AND churned_within_horizon IS NOT NULL",
+                                {"d": cut_off})
+    ids = built.query("SELECT customer_id, master_customer_id FROM marts.customer_id_map")
+    truth = built.truth("churn_hazard").merge(ids, on="customer_id")
+    truth[["window_start", "window_end", "churned_at"]] = truth[["window_start", "window_end", "churned_at"]].apply(
+        pd.to_datetime)
+    per_master = truth.groupby("master_customer_id").agg(
+        churned_at=("churned_at", "max"), hazard=("hazard_per_day", lambda h: h.astype(float).min()),
+        window_start=("window_start", "max"), window_end=("window_end", "max"))
+    rows = held_out.join(per_master, on="customer_id")
+    label_month_end = pd.Timestamp(cut_off) + pd.offsets.MonthEnd(3)
+    stopped_by = label_month_end - pd.Timedelta(days=180)  # customer_churn_days(): 180 days without engagement
+    elapsed = (stopped_by - rows["window_start"]).dt.days.clip(lower=0)
+    width = (rows["window_end"] - rows["window_start"]).dt.days
+    rows["hazard_score"] = (-np.expm1(-rows["hazard"] * elapsed) / -np.expm1(-rows["hazard"] * width)).fillna(-1.0)
+    rows["realised_score"] = (pd.Timestamp(cut_off) - rows["churned_at"]).dt.days.fillna(-1e9)
+    return rows
+
+
+def test_churn_model_ranks_and_calibrates_against_the_planted_hazard(built: Built, record_property):
+    """Issue 14: the held-out AUC is at least 0.9 x the AUC of the true hazard (and of the realised churn
+    times) on the same customers, and the held-out probabilities are calibrated (expected calibration error
+    <= 0.05; every reliability bin within 3 standard errors + 0.02 of its observed rate)."""
+    metrics = _run(built, "churn_risk")
+    oracle = churn_oracle(built, metrics["evaluation_cut_off"])
+    label = oracle["churned_within_horizon"].astype(int)
+    assert len(oracle) == metrics["customers"] and label.sum() >= 10
+    hazard_auc = roc_auc_score(label, oracle["hazard_score"])
+    realised_auc = roc_auc_score(label, oracle["realised_score"])
+    record_property("churn_auc", {"model": metrics["auc"], "true_hazard": hazard_auc, "realised": realised_auc})
+    assert hazard_auc >= 0.75, "the planted hazard must drive who churns, or the comparison says nothing"
+    assert metrics["auc"] >= 0.9 * max(hazard_auc, realised_auc), (metrics["auc"], hazard_auc, realised_auc)
+
+    assert metrics["expected_calibration_error"] <= 0.05, metrics["expected_calibration_error"]
+    curve = pd.DataFrame(metrics["reliability_curve"])
+    p = curve["mean_predicted"].clip(0.01, 0.99)
+    standard_error = np.sqrt(p * (1 - p) / curve["customers"])
+    off = (curve["observed_rate"] - curve["mean_predicted"]).abs() > 3 * standard_error + 0.02
+    assert not off.any(), curve[off]
 
 
 def test_churn_label_follows_the_warehouse_churn_rule(built: Built):

@@ -1,5 +1,12 @@
 """The five behavioural archetypes (`_truth/segments.csv`) and the rates that make them behave differently.
 
+An at_risk customer stops (churns) at a time drawn from a planted hazard (`_truth/churn_hazard.csv`):
+constant per customer, `CHURN_BASE_HAZARD x service_load ** CHURN_SERVICE_ELASTICITY x
+tenure_years ** -CHURN_TENURE_ELASTICITY`, where service_load is the customer's ticket rate relative to the
+at_risk profile's and tenure_years its tenure when its churn window opens, so more tickets and a shorter
+tenure churn sooner (both are features the churn model sees). The time is that exponential truncated to the
+churn window (every at_risk customer has stopped 150 days before the first extract, as the segment promises).
+
 A customer's segment drives recency (when activity stops), frequency (order rate), monetary value
 (quantity, discounts), web behaviour (visits, likes, carts, searches), service load (tickets) and
 campaign responsiveness. Each customer also gets log-normal noise on these rates so that segments
@@ -11,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .common import DAY
 
 SEGMENTS = ("champion", "loyal", "bargain_hunter", "at_risk", "new")
 CHAMPION, LOYAL, BARGAIN, AT_RISK, NEW = range(5)
@@ -44,6 +53,10 @@ NOISE_SIGMA = 0.25  # per-customer, per-behaviour log-normal noise (how much seg
 ENGAGEMENT_SIGMA = 0.2  # one shared multiplier per customer on every rate
 AFTER_CHURN = 0.05  # at_risk customers keep this fraction of their rates after they churn
 NEW_WINDOW_DAYS = 120  # "new" customers sign up within this many days of the end of the timeline
+CHURN_BASE_HAZARD = 1 / 150  # per day, for an at_risk customer of average service load and one year of tenure
+CHURN_SERVICE_ELASTICITY = 2.0  # hazard ~ service_load ** 2
+CHURN_TENURE_ELASTICITY = 1.0  # hazard ~ tenure_years ** -1
+CHURN_TENURE_YEARS = (0.25, 4.0)  # tenure is clipped to this range before it enters the hazard
 
 
 def profile_array(field: str) -> np.ndarray:
@@ -56,28 +69,46 @@ def noisy(rng: np.random.Generator, base: np.ndarray, engagement: np.ndarray) ->
     return base * engagement * rng.lognormal(-(NOISE_SIGMA**2) / 2, NOISE_SIGMA, len(base))
 
 
+def churn_hazard(service_load: np.ndarray, tenure_years: np.ndarray) -> np.ndarray:
+    """The planted churn hazard per day (see the module docstring)."""
+    tenure = np.clip(tenure_years, *CHURN_TENURE_YEARS)
+    return CHURN_BASE_HAZARD * service_load**CHURN_SERVICE_ELASTICITY * tenure**-CHURN_TENURE_ELASTICITY
+
+
+def truncated_exponential_times(rng: np.random.Generator, hazard: np.ndarray, lo: np.ndarray,
+                                hi: np.ndarray) -> np.ndarray:
+    """One time in [lo, hi) per element: lo + Exponential(hazard per day), conditioned to end before hi
+    (inverse CDF of the truncated exponential, so no draw is rejected or clipped)."""
+    width = (hi - lo) / DAY
+    mass = -np.expm1(-hazard * width)  # P(an untruncated draw falls inside the window)
+    days = -np.log1p(-rng.random(len(hazard)) * mass) / hazard
+    return lo + np.minimum(np.round(days * 86400), (hi - lo).astype(np.int64) - 1).astype("timedelta64[s]")
+
+
 def assign_behaviour(cust, cal, rng: np.random.Generator) -> None:
     """Add per-customer behaviour columns (in place): rates per day, quantity, discount, active window.
 
     `_from` is when activity can start (sign-up, not before the history), `_churn` when an at_risk
     customer stops (the end of the timeline for everybody else).
     """
-    from .common import DAY, uniform_times
-
     seg = cust["_segment"].to_numpy()
     n = len(seg)
     engagement = rng.lognormal(-(ENGAGEMENT_SIGMA**2) / 2, ENGAGEMENT_SIGMA, n)
     start = np.maximum(cust["created_at"].to_numpy(), cal.t0)
-    churn = np.full(n, cal.end)
-    at_risk = seg == AT_RISK
-    lo = np.maximum(start + 60 * DAY, cal.t0 + 90 * DAY)
-    hi = np.maximum(cal.day_start(1) - 150 * DAY, lo + DAY)
-    churn[at_risk] = uniform_times(rng, lo, hi)[at_risk]
     cust["_from"] = start
-    cust["_churn"] = churn
     cust["_engage"] = engagement
     for field in ("orders", "visit", "like", "cart", "search", "share_rate", "tickets"):
         cust[f"_{field}"] = noisy(rng, profile_array(field)[seg], engagement) / 30.0
+    at_risk = seg == AT_RISK
+    lo = np.maximum(start + 60 * DAY, cal.t0 + 90 * DAY)
+    hi = np.maximum(cal.day_start(1) - 150 * DAY, lo + DAY)
+    cust["_tenure_years"] = (lo - cust["created_at"].to_numpy()) / (365 * DAY)
+    cust["_service_load"] = cust["_tickets"].to_numpy() * 30.0 / PROFILES[AT_RISK].tickets
+    hazard = churn_hazard(cust["_service_load"].to_numpy(), cust["_tenure_years"].to_numpy())
+    hazard = np.where(at_risk, hazard, 0.0)  # only at_risk customers churn
+    cust["_hazard"], cust["_churn_lo"], cust["_churn_hi"] = hazard, lo, hi
+    churn = truncated_exponential_times(rng, np.where(at_risk, hazard, 1.0), lo, hi)
+    cust["_churn"] = np.where(at_risk, churn, cal.end)
     # Some new sign-ups are pure prospects: no activity at all (they may be deleted later).
     prospect = (seg == NEW) & (rng.random(n) < 0.1) & (cust["_role"] == "single").to_numpy()
     for field in ("orders", "visit", "like", "cart", "search", "share_rate", "tickets"):

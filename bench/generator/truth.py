@@ -4,7 +4,7 @@ Expected totals come from the in-memory row versions after delta semantics as of
 version per key by (updated_at, extract day), deleted keys removed, late arrivals included once their
 parent arrived, planted dirty rows never part of it), not from re-reading the CSV files. Each customer
 block adds its share (totals, effect sums and counts) and appends its per-customer rows (segments,
-duplicates, uplift: sorted within the block, blocks in id order).
+duplicates, uplift, the planted churn hazard: sorted within the block, blocks in id order).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 from orchestration import contract as c
 
 from .common import ID_PREFIX, fmt_ids
-from .segments import SEGMENTS
+from .segments import AT_RISK, SEGMENTS
 
 TRUTH_DIR = "_truth"
 DIRTY_ROWS_COLUMNS = ["entity", "file", "line", "defect", "column", "released_on"]
@@ -90,6 +90,18 @@ def true_effects(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return eff.assign(true_effect=value)
 
 
+def churn_hazard_rows(customers: pd.DataFrame, cid: np.ndarray) -> pd.DataFrame:
+    """One row per at_risk customer record: the drivers of its hazard, the planted hazard per day, the window
+    its churn time was drawn in (`segments.truncated_exponential_times`) and the time it stopped."""
+    at_risk = customers["_segment"].to_numpy() == AT_RISK
+    stamp = {name: np.datetime_as_string(customers[col].to_numpy()[at_risk], unit="s")
+             for name, col in (("window_start", "_churn_lo"), ("window_end", "_churn_hi"), ("churned_at", "_churn"))}
+    number = {name: np.char.mod("%.8f", customers[col].to_numpy()[at_risk])
+              for name, col in (("service_load", "_service_load"), ("tenure_years", "_tenure_years"),
+                                ("hazard_per_day", "_hazard"))}
+    return pd.DataFrame({"customer_id": cid[at_risk], **number, **stamp})
+
+
 class TruthWriter:
     """Writes `_truth/`: per-customer files block by block, the rest once every block is done."""
 
@@ -110,6 +122,7 @@ class TruthWriter:
         cid = fmt_ids(ID_PREFIX["customers"], customers["customer_id"].to_numpy())
         segment = np.array(SEGMENTS)[customers["_segment"].to_numpy()]
         self.save("segments.csv", pd.DataFrame({"customer_id": cid, "true_segment": segment}), more)
+        self.save("churn_hazard.csv", churn_hazard_rows(customers, cid), more)
         person = np.strings.add("PER", np.strings.zfill(customers["_person"].to_numpy().astype(str), 7))
         self.save("duplicates.csv", pd.DataFrame({"customer_id": cid, "person_id": person}), more)
         uplift = world.uplift
