@@ -282,10 +282,10 @@ def test_expected_totals_shape(truth):
 
 
 def test_churn_times_follow_the_planted_hazard(out, truth):
-    """Every at_risk record has a planted hazard (the documented formula of its drivers) and a churn time
-    inside its window; its orders in the extracts really thin out after that time; and the sampler draws
-    from the stated hazard: a maximum-likelihood fit of the truncated exponential on 20 000 draws recovers
-    the base hazard and both elasticities."""
+    """Every at_risk record has a planted relative risk (the documented formula of its drivers) and a churn
+    time inside its window; its orders in the extracts really thin out after that time; and the sampler
+    draws from the stated hazard: a maximum-likelihood fit of the truncated Weibull proportional hazard on
+    50 000 draws recovers the base risk and both elasticities."""
     from scipy.optimize import minimize
 
     from bench.generator import segments as s
@@ -294,8 +294,8 @@ def test_churn_times_follow_the_planted_hazard(out, truth):
     at_risk = truth["segments"].loc[truth["segments"]["true_segment"] == "at_risk", "customer_id"]
     assert sorted(hazard["customer_id"]) == sorted(at_risk) and len(hazard) > 100
     load, tenure = hazard["service_load"].astype(float), hazard["tenure_years"].astype(float)
-    assert s.churn_hazard(load.to_numpy(), tenure.to_numpy()) == pytest.approx(
-        hazard["hazard_per_day"].astype(float).to_numpy(), rel=1e-5)
+    assert s.churn_relative_risk(load.to_numpy(), tenure.to_numpy()) == pytest.approx(
+        hazard["relative_risk"].astype(float).to_numpy(), rel=1e-5)
     lo, hi, churned = (pd.to_datetime(hazard[col]) for col in ("window_start", "window_end", "churned_at"))
     assert ((lo <= churned) & (churned < hi)).all()
     window_end = pd.Timestamp(first_extract_date()) - pd.Timedelta(days=150)  # later only for late duplicates
@@ -310,20 +310,23 @@ def test_churn_times_follow_the_planted_hazard(out, truth):
     assert after < 0.2 * before, (before, after)  # after churn an at_risk customer keeps AFTER_CHURN of its rates
 
     rng = np.random.default_rng(5)
-    n, day = 20_000, np.timedelta64(1, "D").astype("timedelta64[s]")
+    n, day = 50_000, np.timedelta64(1, "D").astype("timedelta64[s]")
     sim_load, sim_tenure = rng.lognormal(-0.1, 0.45, n), rng.uniform(0.3, 3.5, n)
     start = np.full(n, np.datetime64("2024-03-31T00:00:00"))
     width = rng.integers(150, 300, n)
-    drawn = s.truncated_exponential_times(rng, s.churn_hazard(sim_load, sim_tenure), start, start + width * day)
+    drawn = s.churn_times(rng.random(n), s.churn_relative_risk(sim_load, sim_tenure), start, start + width * day)
     t, x = (drawn - start) / day, np.column_stack([np.ones(n), np.log(sim_load), -np.log(sim_tenure)])
+    k, scale = s.CHURN_SHAPE, s.CHURN_SCALE_DAYS
 
     def minus_log_likelihood(beta):
-        h = np.exp(x @ beta)
-        return -(np.log(h) - h * t - np.log(-np.expm1(-h * width))).sum()
+        risk = np.exp(x @ beta)
+        log_hazard = np.log(risk * k / scale) + (k - 1) * np.log(t / scale)
+        return -(log_hazard - s.cumulative_hazard(risk, t) - np.log(-np.expm1(-s.cumulative_hazard(risk, width)))).sum()
 
-    fit = minimize(minus_log_likelihood, np.array([-5.0, 1.0, 0.5]), method="BFGS").x
-    assert fit == pytest.approx([np.log(s.CHURN_BASE_HAZARD), s.CHURN_SERVICE_ELASTICITY,
-                                 s.CHURN_TENURE_ELASTICITY], abs=0.1), fit
+    fit = minimize(minus_log_likelihood, np.array([0.5, 1.0, 0.5]), method="BFGS").x
+    # standard errors at this n (numerical Hessian, measured): 0.05 base, 0.07 service, 0.04 tenure
+    assert fit == pytest.approx([np.log(s.CHURN_BASE_RISK), s.CHURN_SERVICE_ELASTICITY,
+                                 s.CHURN_TENURE_ELASTICITY], abs=0.25), fit
 
 
 def test_memory_is_bounded_by_the_block_not_the_scale(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from bench.generator.segments import cumulative_hazard
 from orchestration.ml_assets.churn import FEATURES
 from orchestration.ml_assets.history import record_segment_history
 from tests.conftest import Built
@@ -55,7 +56,7 @@ def test_churn_risk_scores_every_active_customer_and_beats_the_base_rate(built: 
 
 def churn_oracle(built: Built, cut_off: str) -> pd.DataFrame:
     """The held-out rows (features at `cut_off`, label known) with two scores that know the planted truth
-    (`_truth/churn_hazard.csv`, per master customer: the latest churn time and lowest hazard of its records):
+    (`_truth/churn_hazard.csv`, per master customer: the latest churn time and lowest relative risk of its records):
     `hazard_score` = P(churned at least customer_churn_days() before the label's month end | the planted
     hazard and window), what the true hazard alone predicts; `realised_score` = how long before the cut-off
     the customer really stopped. Customers never planted to churn score lowest on both."""
@@ -67,14 +68,16 @@ def churn_oracle(built: Built, cut_off: str) -> pd.DataFrame:
     truth[["window_start", "window_end", "churned_at"]] = truth[["window_start", "window_end", "churned_at"]].apply(
         pd.to_datetime)
     per_master = truth.groupby("master_customer_id").agg(
-        churned_at=("churned_at", "max"), hazard=("hazard_per_day", lambda h: h.astype(float).min()),
+        churned_at=("churned_at", "max"), risk=("relative_risk", lambda r: r.astype(float).min()),
         window_start=("window_start", "max"), window_end=("window_end", "max"))
     rows = held_out.join(per_master, on="customer_id")
     label_month_end = pd.Timestamp(cut_off) + pd.offsets.MonthEnd(3)
     stopped_by = label_month_end - pd.Timedelta(days=180)  # customer_churn_days(): 180 days without engagement
-    elapsed = (stopped_by - rows["window_start"]).dt.days.clip(lower=0)
+    elapsed = (stopped_by - rows["window_start"]).dt.days
     width = (rows["window_end"] - rows["window_start"]).dt.days
-    rows["hazard_score"] = (-np.expm1(-rows["hazard"] * elapsed) / -np.expm1(-rows["hazard"] * width)).fillna(-1.0)
+    probability = (-np.expm1(-cumulative_hazard(rows["risk"], elapsed))
+                   / -np.expm1(-cumulative_hazard(rows["risk"], width)))
+    rows["hazard_score"] = probability.fillna(-1.0)
     rows["realised_score"] = (pd.Timestamp(cut_off) - rows["churned_at"]).dt.days.fillna(-1e9)
     return rows
 

@@ -1,16 +1,15 @@
 """The five behavioural archetypes (`_truth/segments.csv`) and the rates that make them behave differently.
 
-An at_risk customer stops (churns) at a time drawn from a planted hazard (`_truth/churn_hazard.csv`):
-constant per customer, `CHURN_BASE_HAZARD x service_load ** CHURN_SERVICE_ELASTICITY x
-tenure_years ** -CHURN_TENURE_ELASTICITY`, where service_load is the customer's ticket rate relative to the
-at_risk profile's and tenure_years its tenure when its churn window opens, so more tickets and a shorter
-tenure churn sooner (both are features the churn model sees). The time is that exponential truncated to the
-churn window (every at_risk customer has stopped 150 days before the first extract, as the segment promises).
-
-A customer's segment drives recency (when activity stops), frequency (order rate), monetary value
-(quantity, discounts), web behaviour (visits, likes, carts, searches), service load (tickets) and
-campaign responsiveness. Each customer also gets log-normal noise on these rates so that segments
-overlap: a classifier on behaviour features separates them well, but not perfectly.
+An at_risk customer stops (churns) at a time drawn from a planted proportional hazard
+(`_truth/churn_hazard.csv`): `hazard(t) = relative_risk x CHURN_SHAPE x t ** (CHURN_SHAPE - 1) /
+CHURN_SCALE_DAYS ** CHURN_SHAPE` (a Weibull hazard rising with t, the days since its churn window opened),
+with `relative_risk = CHURN_BASE_RISK x service_load ** CHURN_SERVICE_ELASTICITY x tenure_years **
+-CHURN_TENURE_ELASTICITY`: service_load is the customer's ticket rate over the at_risk profile's, tenure_years
+its tenure when the window opens, so more tickets and a shorter tenure churn sooner (both are features the
+churn model sees). The time is that distribution truncated to the window, which ends 150 days before the
+first extract (every at_risk customer has stopped by then, as the segment promises). The rising hazard
+keeps most churn in the middle and late part of the window, as a uniform draw did before: early churners
+live long enough after churning for their residual activity (AFTER_CHURN) to look recent.
 """
 
 from __future__ import annotations
@@ -53,9 +52,11 @@ NOISE_SIGMA = 0.25  # per-customer, per-behaviour log-normal noise (how much seg
 ENGAGEMENT_SIGMA = 0.2  # one shared multiplier per customer on every rate
 AFTER_CHURN = 0.05  # at_risk customers keep this fraction of their rates after they churn
 NEW_WINDOW_DAYS = 120  # "new" customers sign up within this many days of the end of the timeline
-CHURN_BASE_HAZARD = 1 / 150  # per day, for an at_risk customer of average service load and one year of tenure
-CHURN_SERVICE_ELASTICITY = 2.0  # hazard ~ service_load ** 2
-CHURN_TENURE_ELASTICITY = 1.0  # hazard ~ tenure_years ** -1
+CHURN_SHAPE = 2.0  # Weibull shape of the baseline hazard (> 1: rising with time in the window)
+CHURN_SCALE_DAYS = 365.0
+CHURN_BASE_RISK = 1.0  # relative risk of an at_risk customer of average service load and one year of tenure
+CHURN_SERVICE_ELASTICITY = 2.0  # relative risk ~ service_load ** 2
+CHURN_TENURE_ELASTICITY = 1.0  # relative risk ~ tenure_years ** -1
 CHURN_TENURE_YEARS = (0.25, 4.0)  # tenure is clipped to this range before it enters the hazard
 
 
@@ -69,19 +70,22 @@ def noisy(rng: np.random.Generator, base: np.ndarray, engagement: np.ndarray) ->
     return base * engagement * rng.lognormal(-(NOISE_SIGMA**2) / 2, NOISE_SIGMA, len(base))
 
 
-def churn_hazard(service_load: np.ndarray, tenure_years: np.ndarray) -> np.ndarray:
-    """The planted churn hazard per day (see the module docstring)."""
+def churn_relative_risk(service_load: np.ndarray, tenure_years: np.ndarray) -> np.ndarray:
+    """The planted relative churn risk (see the module docstring)."""
     tenure = np.clip(tenure_years, *CHURN_TENURE_YEARS)
-    return CHURN_BASE_HAZARD * service_load**CHURN_SERVICE_ELASTICITY * tenure**-CHURN_TENURE_ELASTICITY
+    return CHURN_BASE_RISK * service_load**CHURN_SERVICE_ELASTICITY * tenure**-CHURN_TENURE_ELASTICITY
 
 
-def truncated_exponential_times(rng: np.random.Generator, hazard: np.ndarray, lo: np.ndarray,
-                                hi: np.ndarray) -> np.ndarray:
-    """One time in [lo, hi) per element: lo + Exponential(hazard per day), conditioned to end before hi
-    (inverse CDF of the truncated exponential, so no draw is rejected or clipped)."""
-    width = (hi - lo) / DAY
-    mass = -np.expm1(-hazard * width)  # P(an untruncated draw falls inside the window)
-    days = -np.log1p(-rng.random(len(hazard)) * mass) / hazard
+def cumulative_hazard(risk: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """H(t) = relative_risk x (t / CHURN_SCALE_DAYS) ** CHURN_SHAPE, t in days since the window opened."""
+    return risk * (np.maximum(days, 0.0) / CHURN_SCALE_DAYS) ** CHURN_SHAPE
+
+
+def churn_times(u: np.ndarray, risk: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """One time in [lo, hi) per element, from uniform draws `u`: the planted hazard's time, conditioned to
+    fall in the window (inverse CDF of the truncated distribution, so no draw is rejected or clipped)."""
+    mass = -np.expm1(-cumulative_hazard(risk, (hi - lo) / DAY))  # P(an untruncated draw falls in the window)
+    days = CHURN_SCALE_DAYS * (-np.log1p(-u * mass) / risk) ** (1 / CHURN_SHAPE)
     return lo + np.minimum(np.round(days * 86400), (hi - lo).astype(np.int64) - 1).astype("timedelta64[s]")
 
 
@@ -95,6 +99,7 @@ def assign_behaviour(cust, cal, rng: np.random.Generator) -> None:
     n = len(seg)
     engagement = rng.lognormal(-(ENGAGEMENT_SIGMA**2) / 2, ENGAGEMENT_SIGMA, n)
     start = np.maximum(cust["created_at"].to_numpy(), cal.t0)
+    u_churn = rng.random(n)  # drawn first: the other behaviour draws stay what they were before the hazard
     cust["_from"] = start
     cust["_engage"] = engagement
     for field in ("orders", "visit", "like", "cart", "search", "share_rate", "tickets"):
@@ -104,10 +109,10 @@ def assign_behaviour(cust, cal, rng: np.random.Generator) -> None:
     hi = np.maximum(cal.day_start(1) - 150 * DAY, lo + DAY)
     cust["_tenure_years"] = (lo - cust["created_at"].to_numpy()) / (365 * DAY)
     cust["_service_load"] = cust["_tickets"].to_numpy() * 30.0 / PROFILES[AT_RISK].tickets
-    hazard = churn_hazard(cust["_service_load"].to_numpy(), cust["_tenure_years"].to_numpy())
-    hazard = np.where(at_risk, hazard, 0.0)  # only at_risk customers churn
-    cust["_hazard"], cust["_churn_lo"], cust["_churn_hi"] = hazard, lo, hi
-    churn = truncated_exponential_times(rng, np.where(at_risk, hazard, 1.0), lo, hi)
+    risk = churn_relative_risk(cust["_service_load"].to_numpy(), cust["_tenure_years"].to_numpy())
+    risk = np.where(at_risk, risk, 0.0)  # only at_risk customers churn
+    cust["_churn_risk"], cust["_churn_lo"], cust["_churn_hi"] = risk, lo, hi
+    churn = churn_times(u_churn, np.where(at_risk, risk, 1.0), lo, hi)
     cust["_churn"] = np.where(at_risk, churn, cal.end)
     # Some new sign-ups are pure prospects: no activity at all (they may be deleted later).
     prospect = (seg == NEW) & (rng.random(n) < 0.1) & (cust["_role"] == "single").to_numpy()

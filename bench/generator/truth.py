@@ -91,14 +91,14 @@ def true_effects(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def churn_hazard_rows(customers: pd.DataFrame, cid: np.ndarray) -> pd.DataFrame:
-    """One row per at_risk customer record: the drivers of its hazard, the planted hazard per day, the window
-    its churn time was drawn in (`segments.truncated_exponential_times`) and the time it stopped."""
+    """One row per at_risk customer record: the drivers of its hazard, its planted relative risk, the window
+    its churn time was drawn in (`segments.churn_times`) and the time it stopped."""
     at_risk = customers["_segment"].to_numpy() == AT_RISK
     stamp = {name: np.datetime_as_string(customers[col].to_numpy()[at_risk], unit="s")
              for name, col in (("window_start", "_churn_lo"), ("window_end", "_churn_hi"), ("churned_at", "_churn"))}
     number = {name: np.char.mod("%.8f", customers[col].to_numpy()[at_risk])
               for name, col in (("service_load", "_service_load"), ("tenure_years", "_tenure_years"),
-                                ("hazard_per_day", "_hazard"))}
+                                ("relative_risk", "_churn_risk"))}
     return pd.DataFrame({"customer_id": cid[at_risk], **number, **stamp})
 
 
