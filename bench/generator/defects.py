@@ -76,6 +76,7 @@ class FreshKeys:
         self.customers: np.ndarray = np.zeros(
             0, dtype=np.int64
         )  # safe customer ids for the day being written
+        self.orphans: dict[str, int] = {}  # orphan_fk rows planted so far per entity (their column takes turns)
 
     def _next(self) -> int:
         self.counter += 1
@@ -167,7 +168,12 @@ def make_dirty(
     options = candidate_columns(entity, defect)
     if defect == c.FUTURE_TIMESTAMP:  # prefer a time the row actually has
         options = [o for o in options if row[o] is not None] or options
-    column = str(rng.choice(options))
+    if defect == c.ORPHAN_FK:  # every foreign key of the file in turn, so each gets its orphans
+        planted = keys.orphans.get(entity.name, 0)
+        keys.orphans[entity.name] = planted + 1
+        column = options[planted % len(options)]
+    else:
+        column = str(rng.choice(options))
     row[column] = _value(entity, entity.column(column), defect, extract, rng, keys)
     return [DirtyRow(row, defect, column)]
 
@@ -187,11 +193,14 @@ def _tweak(entity: c.Entity, row: dict) -> None:
 
 
 def plan_defects(entity: c.Entity, n_clean: int, day: int, rng: np.random.Generator) -> list[str]:
-    """Defect kinds to plant in one file: ~0.5 % of rows; on day 1 every applicable kind at least once."""
+    """Defect kinds to plant in one file: ~0.5 % of rows; on day 1 every applicable kind at least once, and
+    an orphan for every foreign key of the file."""
     kinds = applicable(entity)
     target = int(round(0.005 * n_clean))
     if day == 1:
         plan = list(kinds) if (entity.kind == c.DELTA or n_clean >= 150) else [str(rng.choice(kinds))]
+        if c.ORPHAN_FK in plan:
+            plan += [c.ORPHAN_FK] * (len(candidate_columns(entity, c.ORPHAN_FK)) - 1)
     else:
         plan = [] if n_clean < 50 else [str(rng.choice(kinds))]
     while len(plan) < target:
