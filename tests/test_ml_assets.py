@@ -21,6 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import binom
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import adjusted_rand_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -375,7 +376,10 @@ def test_rpt_campaign_carries_the_primary_effects(built_scale01: Built):
 # ------------------------------------------------------------------------------------------------
 # f. issue 16: configured outcomes (the planted visit lift), RFM without caps, names from the profile
 # ------------------------------------------------------------------------------------------------
-VISIT_MISSES_MAX = 1  # randomised campaigns whose visit CI may miss the truth (95 % CIs, ~16 campaigns)
+# Randomised campaigns whose 95 % visit CI may miss the truth: the 99th percentile of Binomial(n, 0.05), so an
+# honest CI fails this test 1 % of the time (a fixed 1 of 16 failed 19 % of honest runs, e.g. 2 marginal misses
+# after the churn hazard changed which at_risk customers were still active when campaigns ran).
+VISIT_MISS_QUANTILE = 0.99
 
 
 def test_visit_effect_covers_the_planted_visit_lift(built_scale01: Built, record_property):
@@ -396,7 +400,7 @@ def test_visit_effect_covers_the_planted_visit_lift(built_scale01: Built, record
     )
     print(m.loc[~covered, ["campaign_id", "design", "estimate", "ci_low", "ci_high", "true_effect"]])
     record_property("visit_coverage_randomised", f"{int(covered[rnd].sum())}/{int(rnd.sum())}")
-    assert int((~covered[rnd]).sum()) <= VISIT_MISSES_MAX
+    assert int((~covered[rnd]).sum()) <= binom.ppf(VISIT_MISS_QUANTILE, int(rnd.sum()), 0.05)
     assert covered[~rnd].mean() >= 0.75
     lifted = m["true_effect"] > 0
     assert (m.loc[lifted & rnd, "ci_low"] > 0).mean() >= 0.8, "planted visit lifts are detected"
