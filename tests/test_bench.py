@@ -112,3 +112,20 @@ def test_the_check_sees_a_one_cent_difference(bench_run, tmp_path):
                                           ("1h4m", 3840.0)])
 def test_dagster_durations(text, seconds):
     assert stages.duration_seconds(text) == pytest.approx(seconds)
+
+
+def test_the_cost_plot_is_made_from_the_json(bench_run, tmp_path):
+    """`python -m bench.plot` draws every measured scale from the JSON (docs/performance.md's plot); where two
+    files measured the same scale, the later one is plotted."""
+    from bench import plot
+
+    document, _, cache = bench_run
+    older = {**document, "created_at": "2000-01-01T00:00:00+00:00"}
+    older_file = tmp_path / "older.json"
+    older_file.write_text(json.dumps(older))
+    frame = plot.long_frame(plot.latest_per_scale([document, older]))
+    assert len(frame) == len(plot.TIME_SERIES) + len(plot.MEMORY_SERIES)
+    full = frame[(frame["panel"] == "seconds") & (frame["series"] == "full refresh")]
+    assert full["value"].tolist() == [document["scales"][0]["full_refresh"]["seconds"]]
+    out = plot.main([str(older_file), str(cache.parent / "x.json"), "--out", str(tmp_path / "cost.svg")])
+    assert out.read_text().lstrip().startswith("<svg")
