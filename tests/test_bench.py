@@ -125,7 +125,7 @@ def test_the_cost_plot_is_made_from_the_json(bench_run, tmp_path):
     older_file.write_text(json.dumps(older))
     frame = plot.long_frame(plot.latest_per_scale([document, older]))
     assert len(frame) == len(plot.TIME_SERIES) + len(plot.MEMORY_SERIES)
-    full = frame[(frame["panel"] == "seconds") & (frame["series"] == "full refresh")]
+    full = frame[(frame["panel"] == plot.TIME_PANEL) & (frame["series"] == "full refresh")]
     assert full["value"].tolist() == [document["scales"][0]["full_refresh"]["seconds"]]
     out = plot.main([str(older_file), str(cache.parent / "x.json"), "--out", str(tmp_path / "cost.svg")])
     assert out.read_text().lstrip().startswith("<svg")

@@ -17,6 +17,7 @@ from bench.generator.segments import cumulative_hazard
 from orchestration.ml_assets.churn import FEATURES
 from orchestration.ml_assets.history import record_segment_history
 from tests.conftest import Built
+from tests.test_churn_definition import CHURN_DAYS
 
 
 def _run(built: Built, model: str) -> dict:
@@ -72,7 +73,7 @@ def churn_oracle(built: Built, cut_off: str) -> pd.DataFrame:
         window_start=("window_start", "max"), window_end=("window_end", "max"))
     rows = held_out.join(per_master, on="customer_id")
     label_month_end = pd.Timestamp(cut_off) + pd.offsets.MonthEnd(3)
-    stopped_by = label_month_end - pd.Timedelta(days=180)  # customer_churn_days(): 180 days without engagement
+    stopped_by = label_month_end - pd.Timedelta(days=CHURN_DAYS)  # customer_churn_days() without engagement
     elapsed = (stopped_by - rows["window_start"]).dt.days
     width = (rows["window_end"] - rows["window_start"]).dt.days
     probability = (-np.expm1(-cumulative_hazard(rows["risk"], elapsed))

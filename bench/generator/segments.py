@@ -1,5 +1,10 @@
 """The five behavioural archetypes (`_truth/segments.csv`) and the rates that make them behave differently.
 
+A customer's segment drives recency (when activity stops), frequency (order rate), monetary value
+(quantity, discounts), web behaviour (visits, likes, carts, searches), service load (tickets) and
+campaign responsiveness. Each customer also gets log-normal noise on these rates so that segments
+overlap: a classifier on behaviour features separates them well, but not perfectly.
+
 An at_risk customer stops (churns) at a time drawn from a planted proportional hazard
 (`_truth/churn_hazard.csv`): `hazard(t) = relative_risk x CHURN_SHAPE x t ** (CHURN_SHAPE - 1) /
 CHURN_SCALE_DAYS ** CHURN_SHAPE` (a Weibull hazard rising with t, the days since its churn window opened),
